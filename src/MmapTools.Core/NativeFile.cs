@@ -1,0 +1,100 @@
+using Microsoft.Win32.SafeHandles;
+using MmapTools.Interop;
+
+namespace MmapTools;
+
+/// <summary>Opening and examining files with the kernel's own calls, with errors that say what was wrong.</summary>
+internal static unsafe class NativeFile
+{
+    /// <summary>
+    /// Opens without blocking (a FIFO would otherwise wait for a writer) and closes on exec.
+    /// </summary>
+    public static SafeFileHandle Open(string path, bool writable, bool create = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        int flags = (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_NONBLOCK | Libc.O_CLOEXEC | (create ? Libc.O_CREAT : 0);
+        int fd = Libc.open(path, flags, 0b110_110_100); // 0664, less the umask
+        if (fd < 0)
+            throw SystemCallException.FromLastError("open", errno => OpenHint(path, writable, errno));
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    public static string? OpenHint(string path, bool writable, int errno) => errno switch
+    {
+        Errno.ENOENT => $"'{path}' does not exist.",
+        Errno.EACCES or Errno.EPERM => writable
+            ? $"'{path}' cannot be opened for writing by this user; map it read-only or private."
+            : $"'{path}' cannot be read by this user.",
+        Errno.EROFS => $"'{path}' is on a read-only file system; map it read-only or private.",
+        Errno.EISDIR => $"'{path}' is a directory, not a file.",
+        Errno.ETXTBSY => $"'{path}' is a program being run; it cannot be opened for writing.",
+        Errno.ENOTDIR => $"A part of '{path}' that should be a directory is a file.",
+        Errno.ENAMETOOLONG => "The path is too long.",
+        Errno.ELOOP => $"'{path}' has too many levels of symbolic links.",
+        Errno.EMFILE or Errno.ENFILE => "Too many files are open (see ulimit -n).",
+        _ => null,
+    };
+
+    public static Libc.Statx Stat(SafeFileHandle file)
+    {
+        Libc.Statx st;
+        if (Libc.statx((int)file.DangerousGetHandle(), "", Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, &st) != 0)
+            throw SystemCallException.FromLastError("statx");
+        return st;
+    }
+
+    public static string DescribeType(int mode) => (mode & Libc.S_IFMT) switch
+    {
+        Libc.S_IFREG => "a regular file",
+        Libc.S_IFDIR => "a directory",
+        Libc.S_IFIFO => "a FIFO (named pipe)",
+        Libc.S_IFSOCK => "a socket",
+        Libc.S_IFCHR => "a character device",
+        Libc.S_IFBLK => "a block device",
+        Libc.S_IFLNK => "a symbolic link",
+        _ => "an unknown kind of file",
+    };
+
+    /// <summary>
+    /// Whether mincore reports the page cache for this file. Since Linux 5.0 it does only for files
+    /// the caller owns or may write (or as a capable root); for others it reports just the pages
+    /// mapped into this process, which under-counts. Root is trusted through CAP_FOWNER.
+    /// </summary>
+    public static bool MincoreSeesPageCache(SafeFileHandle file, in Libc.Statx st)
+    {
+        uint euid = Libc.geteuid();
+        if (euid == 0 || st.Uid == euid) return true;
+        return Libc.faccessat(Libc.AT_FDCWD, $"/proc/self/fd/{file.DangerousGetHandle()}", Libc.W_OK, 0) == 0;
+    }
+
+    public const string UntrustedMincoreNote =
+        "mincore under-reports for a file this user neither owns nor may write: it shows only pages mapped by this process.";
+
+    /// <summary>cachestat over a byte range; null where the kernel refuses (no such call, EPERM, or an unsupported file system).</summary>
+    public static Libc.Cachestat? TryCachestat(SafeFileHandle file, long offset, long length, out int errno)
+    {
+        var range = new Libc.CachestatRange { Offset = (ulong)offset, Length = (ulong)length };
+        Libc.Cachestat result;
+        if (Libc.cachestat(Libc.SYS_cachestat, (int)file.DangerousGetHandle(), &range, &result, 0) == 0)
+        {
+            errno = 0;
+            return result;
+        }
+        errno = Libc.LastError;
+        return null;
+    }
+
+    public static ulong MemlockLimit()
+    {
+        Libc.Rlimit limit;
+        return Libc.getrlimit(Libc.RLIMIT_MEMLOCK, &limit) == 0 ? limit.Current : 0;
+    }
+
+    public static string Bytes(double bytes)
+    {
+        string[] units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        int unit = 0;
+        while (bytes >= 1024 && unit < units.Length - 1) { bytes /= 1024; unit++; }
+        return unit == 0 ? $"{bytes:0} bytes" : $"{bytes:0.#} {units[unit]}";
+    }
+}

@@ -1,0 +1,130 @@
+using System.Numerics;
+
+namespace MmapTools;
+
+/// <summary>A run of consecutive pages, counted from the first page of the range asked about.</summary>
+public readonly record struct PageRun(long FirstPage, long PageCount)
+{
+    public long EndPage => FirstPage + PageCount;
+}
+
+/// <summary>One bit a page, packed 64 to a word: page <c>i</c> is bit <c>i % 64</c> of word <c>i / 64</c>.</summary>
+public sealed class ResidencyBitmap
+{
+    private readonly ulong[] _words;
+
+    public ResidencyBitmap(long pageCount, ulong[] words)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(pageCount);
+        if (words.LongLength != (pageCount + 63) / 64)
+            throw new ArgumentException($"{pageCount} pages need {(pageCount + 63) / 64} words, not {words.LongLength}.", nameof(words));
+        PageCount = pageCount;
+        _words = words;
+    }
+
+    public long PageCount { get; }
+
+    /// <summary>The packed words; bits past <see cref="PageCount"/> are zero.</summary>
+    public ReadOnlySpan<ulong> Words => _words;
+
+    public bool this[long page]
+    {
+        get
+        {
+            if ((ulong)page >= (ulong)PageCount) throw new ArgumentOutOfRangeException(nameof(page), page, $"The bitmap has {PageCount} pages.");
+            return (_words[page >> 6] & (1UL << (int)(page & 63))) != 0;
+        }
+    }
+
+    public long CountSet()
+    {
+        long count = 0;
+        foreach (ulong word in _words) count += BitOperations.PopCount(word);
+        return count;
+    }
+
+    /// <summary>The runs of set (resident) or clear pages, found a word at a time.</summary>
+    public IEnumerable<PageRun> Runs(bool resident = true)
+    {
+        long page = 0;
+        while (page < PageCount)
+        {
+            long start = Find(page, resident);
+            if (start >= PageCount) yield break;
+            long end = Find(start, !resident);
+            yield return new PageRun(start, end - start);
+            page = end;
+        }
+    }
+
+    // The first page at or after 'from' whose bit equals 'set', or PageCount.
+    private long Find(long from, bool set)
+    {
+        for (long w = from >> 6; w < _words.LongLength; w++)
+        {
+            ulong word = set ? _words[w] : ~_words[w];
+            if (w == from >> 6) word &= ~0UL << (int)(from & 63);
+            if (word != 0) return Math.Min(PageCount, (w << 6) + BitOperations.TrailingZeroCount(word));
+        }
+        return PageCount;
+    }
+}
+
+/// <summary>Which pages of a file or a map are in memory, and what answered.</summary>
+public sealed class PageResidency
+{
+    /// <summary>The file, when the residency is of a file or a file-backed map.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The map's or shared memory's name, when it has one.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The byte offset the range starts at (in the file, or in the map).</summary>
+    public long Offset { get; init; }
+
+    /// <summary>The length of the range in bytes.</summary>
+    public long Length { get; init; }
+
+    public int PageSize { get; init; }
+
+    /// <summary>Pages the range touches.</summary>
+    public long TotalPages { get; init; }
+
+    public long ResidentPages { get; init; }
+
+    /// <summary>Dirty pages in the page cache, where cachestat tells; otherwise null.</summary>
+    public long? DirtyPages { get; init; }
+
+    /// <summary>Pages under writeback, where cachestat tells.</summary>
+    public long? WritebackPages { get; init; }
+
+    /// <summary>Pages evicted from the cache since the file was opened by anyone, where cachestat tells.</summary>
+    public long? EvictedPages { get; init; }
+
+    /// <summary>Evicted pages that would still be in memory with a little more of it (refault distance), where cachestat tells.</summary>
+    public long? RecentlyEvictedPages { get; init; }
+
+    public ResidencySource Source { get; init; }
+
+    /// <summary>
+    /// False where the kernel is known to under-report: mincore of a file that this user neither
+    /// owns nor may write shows only the pages mapped by this process, not the page cache.
+    /// </summary>
+    public bool IsTrusted { get; init; } = true;
+
+    /// <summary>Why the answer cannot be trusted, or which fallback was taken; null when neither applies.</summary>
+    public string? Note { get; init; }
+
+    /// <summary>The per-page bitmap, when asked for with <see cref="ResidencyDetail.Bitmap"/>.</summary>
+    public ResidencyBitmap? Bitmap { get; init; }
+
+    /// <summary>Runs of resident pages, when asked for with <see cref="ResidencyDetail.Runs"/> or more.</summary>
+    public IReadOnlyList<PageRun>? ResidentRuns { get; init; }
+
+    public long ResidentBytes => Math.Min(Length, ResidentPages * PageSize);
+
+    public double ResidentPercent => TotalPages == 0 ? 0 : 100.0 * ResidentPages / TotalPages;
+
+    public override string ToString() =>
+        $"{Path ?? Name ?? "map"}: {ResidentPages}/{TotalPages} pages resident ({ResidentPercent:0.#}%, {Source}{(IsTrusted ? "" : ", untrusted")})";
+}

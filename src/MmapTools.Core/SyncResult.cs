@@ -1,0 +1,20 @@
+namespace MmapTools;
+
+/// <summary>What an msync did: how long it took and, for file-backed maps, the dirty pages before and after.</summary>
+public sealed class SyncResult
+{
+    public long Offset { get; init; }
+    public long Length { get; init; }
+    public bool Async { get; init; }
+    public bool Invalidate { get; init; }
+    public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Dirty pages of the file range before the call, where cachestat tells; otherwise null.</summary>
+    public long? DirtyPagesBefore { get; init; }
+
+    /// <summary>Dirty pages right after the call: zero after a synchronous sync.</summary>
+    public long? DirtyPagesAfter { get; init; }
+
+    /// <summary>Pages under writeback right after the call: an asynchronous sync leaves them here.</summary>
+    public long? WritebackPagesAfter { get; init; }
+}
