@@ -24,8 +24,9 @@ public sealed class ResidencyBitmap
 
     public long PageCount { get; }
 
-    /// <summary>The packed words; bits past <see cref="PageCount"/> are zero.</summary>
-    public ReadOnlySpan<ulong> Words => _words;
+    /// <summary>The packed words; bits past <see cref="PageCount"/> are zero. A method, not a
+    /// property, so that PowerShell's formatting and serialization do not copy it.</summary>
+    public ReadOnlySpan<ulong> GetWords() => _words;
 
     public bool this[long page]
     {
@@ -35,6 +36,8 @@ public sealed class ResidencyBitmap
             return (_words[page >> 6] & (1UL << (int)(page & 63))) != 0;
         }
     }
+
+    public override string ToString() => $"{CountSet()}/{PageCount} pages set";
 
     public long CountSet()
     {
