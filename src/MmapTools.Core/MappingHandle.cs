@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using MmapTools.Interop;
 
 namespace MmapTools;
@@ -18,7 +19,18 @@ internal sealed class MappingHandle : SafeHandle
 
     public nuint ByteLength { get; }
 
+    /// <summary>
+    /// The descriptor the map was made from. It is closed with the mapping, after the last operation
+    /// in flight, because those operations still ask it (cachestat, the size after a truncation).
+    /// </summary>
+    public SafeFileHandle? File { get; set; }
+
     public override bool IsInvalid => handle == Libc.MAP_FAILED;
 
-    protected override bool ReleaseHandle() => Libc.munmap(handle, ByteLength) == 0;
+    protected override bool ReleaseHandle()
+    {
+        bool unmapped = Libc.munmap(handle, ByteLength) == 0;
+        File?.Dispose();
+        return unmapped;
+    }
 }

@@ -39,7 +39,8 @@ public enum MemoryAdvice
     DontNeedLocked = 24,
     /// <summary>Collapses the range into transparent huge pages now (Linux 6.1+).</summary>
     Collapse = 25,
-    /// <summary>Installs guard pages: any access faults, as with PROT_NONE, without splitting the VMA (Linux 6.13+).</summary>
+    /// <summary>Installs guard pages: any access faults, as with PROT_NONE, without splitting the VMA (Linux 6.13+).
+    /// Zaps the pages first: private data there is lost (it reads back as zeros or the file's content after GuardRemove).</summary>
     GuardInstall = 102,
     GuardRemove = 103,
 }
@@ -52,7 +53,7 @@ public enum FileAdvice
     Sequential = 2,
     /// <summary>Starts readahead of the range and returns at once.</summary>
     WillNeed = 3,
-    /// <summary>Drops the clean cached pages of the range (dirty pages stay until written back).</summary>
+    /// <summary>Drops the clean cached folios wholly inside the range (dirty pages stay until written back).</summary>
     DontNeed = 4,
     NoReuse = 5,
 }
@@ -61,13 +62,13 @@ public static class MemoryAdviceExtensions
 {
     /// <summary>
     /// Whether this advice can lose data on a private or a shared map: the caller should ask before
-    /// giving it. DontNeed discards private pages (copies and anonymous memory); Free and Remove
-    /// always can lose data.
+    /// giving it. DontNeed and GuardInstall discard private pages (copies and anonymous memory);
+    /// Free and Remove always can lose data.
     /// </summary>
     public static bool LosesData(this MemoryAdvice advice, bool isPrivate) => advice switch
     {
         MemoryAdvice.Free or MemoryAdvice.Remove => true,
-        MemoryAdvice.DontNeed or MemoryAdvice.DontNeedLocked => isPrivate,
+        MemoryAdvice.DontNeed or MemoryAdvice.DontNeedLocked or MemoryAdvice.GuardInstall => isPrivate,
         _ => false,
     };
 }

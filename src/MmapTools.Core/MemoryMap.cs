@@ -20,11 +20,13 @@ public sealed unsafe class MemoryMap : IDisposable
     private readonly SafeFileHandle? _file;
     private readonly int _delta;
     private readonly bool _mincoreTrusted;
+    private volatile bool _disposed;
 
     private MemoryMap(MappingHandle mapping, int delta, SafeFileHandle? file, MapKind kind, string? path,
         string? name, long offset, long length, MapAccess access, bool isPrivate, MemoryMapOptions options, bool mincoreTrusted)
     {
         _mapping = mapping;
+        _mapping.File = file;
         _delta = delta;
         _file = file;
         _mincoreTrusted = mincoreTrusted;
@@ -67,7 +69,8 @@ public sealed unsafe class MemoryMap : IDisposable
 
     public static int PageSize { get; } = Environment.SystemPageSize;
 
-    public bool IsDisposed => _mapping.IsClosed;
+    /// <summary>True once <see cref="Dispose"/> was called, even while an operation begun before still runs.</summary>
+    public bool IsDisposed => _disposed;
 
     /// <summary>The address of the window's first byte.</summary>
     public nint Address
@@ -80,7 +83,7 @@ public sealed unsafe class MemoryMap : IDisposable
     }
 
     /// <summary>For a memfd: a path another process can open to share it while this map lives.</summary>
-    public string? DescriptorPath => Kind == MapKind.Memfd && _file is { IsClosed: false }
+    public string? DescriptorPath => Kind == MapKind.Memfd && !_disposed && _file is { IsClosed: false }
         ? $"/proc/{Environment.ProcessId}/fd/{_file.DangerousGetHandle()}" : null;
 
     // ---------------------------------------------------------------- factories
@@ -145,6 +148,9 @@ public sealed unsafe class MemoryMap : IDisposable
     public static MemoryMap Anonymous(long length, MemoryMapOptions? options = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        // Also keeps the rounding up to whole (huge) pages from overflowing.
+        if (length > MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"{length} bytes is more than a 64-bit address space holds ({NativeFile.Bytes(MaxLength)} at most).");
         options ??= MemoryMapOptions.Default;
         CheckCommonOptions(options);
         var (access, isPrivate) = Resolve(options, MapAccess.ReadWrite, privateByDefault: true);
@@ -209,16 +215,18 @@ public sealed unsafe class MemoryMap : IDisposable
             throw SystemCallException.FromLastError("memfd_create", errno => errno == Errno.EINVAL && options.HugePages
                 ? "This huge page size is not supported." : null);
         var file = new SafeFileHandle(fd, ownsHandle: true);
+        MappingHandle mapping;
+        int delta;
         try
         {
             GrowTo(file, options.HugePages ? RoundUp(size, HugePageBytes(options)) : size);
+            mapping = Map((int)file.DangerousGetHandle(), 0, size, access, isPrivate, options, out delta);
         }
         catch
         {
-            file.Dispose();
+            file.Dispose(); // a failed map (no huge pages reserved, say) must not leave the memfd open
             throw;
         }
-        var mapping = Map((int)file.DangerousGetHandle(), 0, size, access, isPrivate, options, out int delta);
         return new MemoryMap(mapping, delta, file, MapKind.Memfd, null, name, 0, size, access, isPrivate, options, mincoreTrusted: true);
     }
 
@@ -337,7 +345,7 @@ public sealed unsafe class MemoryMap : IDisposable
     /// </summary>
     public void Read(long offset, Span<byte> destination)
     {
-        CheckRange(offset, destination.Length);
+        CheckRange(offset, destination.Length, nameof(destination));
         using var lease = Lease();
         fixed (byte* buffer = destination)
             Copy(lease.Base + _delta + (nint)offset, buffer, destination.Length, offset, writing: false);
@@ -347,6 +355,7 @@ public sealed unsafe class MemoryMap : IDisposable
     public byte[] Read(long offset, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(offset, count); // before allocating: a count past the map must not cost (or fail) an allocation
         var bytes = new byte[count];
         Read(offset, bytes);
         return bytes;
@@ -355,7 +364,7 @@ public sealed unsafe class MemoryMap : IDisposable
     /// <summary>Copies bytes into the map with process_vm_writev; a read-only or vanished page gives an exception.</summary>
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
-        CheckRange(offset, source.Length);
+        CheckRange(offset, source.Length, nameof(source));
         using var lease = Lease();
         fixed (byte* buffer = source)
             Copy(lease.Base + _delta + (nint)offset, buffer, source.Length, offset, writing: true);
@@ -408,7 +417,7 @@ public sealed unsafe class MemoryMap : IDisposable
     public Span<byte> AsSpan(long offset = 0, int? length = null)
     {
         int count = length ?? (int)Math.Min(int.MaxValue, Length - Math.Min(offset, Length));
-        CheckRange(offset, count);
+        CheckRange(offset, count, nameof(length));
         using var lease = Lease();
         return new Span<byte>((void*)(lease.Base + _delta + (nint)offset), count);
     }
@@ -459,7 +468,9 @@ public sealed unsafe class MemoryMap : IDisposable
             "Remove applies only to shared maps of files or shared memory whose file system can punch holes.",
         Errno.EINVAL when advice is MemoryAdvice.DontNeed or MemoryAdvice.DontNeedLocked && (Options.HugePages) =>
             "The range must be aligned to the huge page size.",
-        Errno.EINVAL when advice is MemoryAdvice.HugePage or MemoryAdvice.NoHugePage or MemoryAdvice.Collapse =>
+        Errno.EINVAL when advice is MemoryAdvice.Collapse =>
+            "Collapse needs whole huge-page-aligned ranges whose pages were touched, in a map THP may back (see /sys/kernel/mm/transparent_hugepage/enabled).",
+        Errno.EINVAL when advice is MemoryAdvice.HugePage or MemoryAdvice.NoHugePage =>
             "Transparent huge pages are not available for this map or kernel (see /sys/kernel/mm/transparent_hugepage/enabled).",
         Errno.EINVAL when advice is MemoryAdvice.Mergeable or MemoryAdvice.Unmergeable => "This kernel has no KSM (CONFIG_KSM).",
         Errno.EINVAL => $"This kernel or this kind of map does not accept {advice}.",
@@ -528,6 +539,8 @@ public sealed unsafe class MemoryMap : IDisposable
             DirtyPages = (long?)stat?.Dirty, WritebackPages = (long?)stat?.Writeback,
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
+            DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
+                ? NativeFile.TryDirtyRuns(_file!, Offset - _delta + start, pages, PageSize, dirtyStat.Dirty) : null,
         };
     }
 
@@ -539,8 +552,10 @@ public sealed unsafe class MemoryMap : IDisposable
     /// <summary>Unmaps (once every operation in flight has finished). Harmless to call twice.</summary>
     public void Dispose()
     {
+        // New operations see the flag and refuse; those already holding a lease finish first. The
+        // mapping then unmaps and closes the file (MappingHandle.ReleaseHandle).
+        _disposed = true;
         _mapping.Dispose();
-        _file?.Dispose();
     }
 
     public override string ToString() =>
@@ -567,31 +582,39 @@ public sealed unsafe class MemoryMap : IDisposable
         bool added = false;
         try
         {
-            _mapping.DangerousAddRef(ref added);
+            if (!_disposed) _mapping.DangerousAddRef(ref added);
         }
         catch (ObjectDisposedException)
         {
-            throw new ObjectDisposedException(ToString(), "The map was removed; map again to use it.");
         }
+        // A SafeHandle disposed while another operation holds a reference still hands out new ones:
+        // the flag, checked after taking the reference, makes every call after Dispose refuse.
+        if (added && _disposed)
+        {
+            _mapping.DangerousRelease();
+            added = false;
+        }
+        if (!added) throw new ObjectDisposedException(ToString(), "The map was removed; map again to use it.");
         return new MappingLease(_mapping);
     }
 
     // ---------------------------------------------------------------- arguments
 
-    private void CheckRange(long offset, long count)
+    private void CheckRange(long offset, long count, string countName = "count")
     {
         if (offset < 0 || offset > Length)
             throw new ArgumentOutOfRangeException(nameof(offset), offset, $"Offset {offset} is outside the map, which has {Length} bytes.");
         if (count < 0 || count > Length - offset)
-            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count} bytes from offset {offset} run past the end of the map, which has {Length} bytes.");
+            throw new ArgumentOutOfRangeException(countName, count, $"{count} bytes from offset {offset} run past the end of the map, which has {Length} bytes.");
     }
 
     /// <summary>Checks a window range (length null means to the end) and returns it widened to whole pages, relative to the mapping.</summary>
     private (nint Start, nuint Bytes) PageRange(long offset, [System.Diagnostics.CodeAnalysis.NotNull] ref long? length)
     {
-        length ??= Length - Math.Clamp(offset, 0, Length);
+        CheckRange(offset, 0); // the offset first, so that an offset past the end is named as such
+        length ??= Length - offset;
         if (length == 0) throw new ArgumentOutOfRangeException(nameof(length), 0, "The range is empty.");
-        CheckRange(offset, length.Value);
+        CheckRange(offset, length.Value, nameof(length));
         long first = (_delta + offset) & ~(long)(PageSize - 1);
         long end = RoundUp(_delta + offset + length.Value, PageSize);
         return ((nint)first, (nuint)(end - first));
@@ -668,6 +691,9 @@ public sealed unsafe class MemoryMap : IDisposable
         catch (IOException) { return "unknown"; }
         catch (UnauthorizedAccessException) { return "unknown"; }
     }
+
+    /// <summary>The longest anonymous map asked for: 2^57 bytes, past the 5-level-paging user address space (2^56).</summary>
+    internal const long MaxLength = 1L << 57;
 
     internal static long RoundUp(long value, long multiple) => (value + multiple - 1) / multiple * multiple;
 }

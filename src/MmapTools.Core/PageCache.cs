@@ -61,6 +61,8 @@ public static class PageCache
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
             Source = ResidencySource.Mincore, IsTrusted = trusted, Note = note,
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
+            DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
+                ? NativeFile.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };
     }
 
@@ -76,7 +78,12 @@ public static class PageCache
             throw new SystemCallException($"posix_fadvise({advice})", error, error == Errno.ESPIPE ? $"'{path}' is a pipe or FIFO." : null);
     }
 
-    /// <summary>Drops the file's clean cached pages in the range (POSIX_FADV_DONTNEED), as vmtouch -e does. Dirty pages stay until written back.</summary>
+    /// <summary>
+    /// Drops the file's clean cached pages in the range (POSIX_FADV_DONTNEED), as vmtouch -e does.
+    /// Dirty pages stay until written back, and the kernel drops only folios wholly inside the range:
+    /// where a file system caches in large folios (ext4 since Linux 6.16), a range of a single page
+    /// may drop nothing. Whole files are always dropped.
+    /// </summary>
     public static void Evict(string path, long offset = 0, long? length = null) => Advise(path, FileAdvice.DontNeed, offset, length);
 
     /// <summary>

@@ -15,6 +15,8 @@ public sealed class SyncResult
     /// <summary>Dirty pages right after the call: zero after a synchronous sync.</summary>
     public long? DirtyPagesAfter { get; init; }
 
-    /// <summary>Pages under writeback right after the call: an asynchronous sync leaves them here.</summary>
+    /// <summary>Pages under writeback right after the call, where cachestat tells. Since Linux
+    /// 2.6.19 MS_ASYNC starts no writeback at all: after an asynchronous sync the pages simply stay
+    /// dirty until the kernel's own writeback takes them.</summary>
     public long? WritebackPagesAfter { get; init; }
 }
