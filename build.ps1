@@ -9,10 +9,12 @@
     dotnet tool restore && dotnet pwsh ./build.ps1 test
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 demo
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 package
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo')]
+    [ValidateSet('build', 'test', 'demo', 'package')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -23,6 +25,9 @@ $Root = $PSScriptRoot
 $Solution = Join-Path $Root 'MmapTools.sln'
 $TestResults = Join-Path $Root 'artifacts/test-results'
 $ToolsProject = Join-Path $Root 'tests/tools/Tools.csproj'
+# The loadable module: the PowerShell project's build assembles it here (see its csproj).
+$ModuleDirectory = Join-Path $Root 'artifacts/module/MmapTools'
+$Packages = Join-Path $Root 'artifacts/packages'
 
 # ---------------------------------------------------------------- helpers
 
@@ -35,13 +40,6 @@ function Invoke-Dotnet {
 function Reset-Directory([string] $Path) {
     if (Test-Path -LiteralPath $Path) { Remove-Item -LiteralPath $Path -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $Path
-}
-
-function Get-CoreAssembly {
-    # UseArtifactsOutput puts each project under artifacts/bin/<project>/<configuration, lower case>.
-    $path = Join-Path $Root "artifacts/bin/MmapTools.Core/$($Configuration.ToLowerInvariant())/MmapTools.Core.dll"
-    if (-not (Test-Path -LiteralPath $path)) { throw "$path is missing: the build did not produce it" }
-    $path
 }
 
 function Get-NuGetPackagesFolder {
@@ -64,6 +62,29 @@ function Get-PesterManifest {
     $manifests = @(Get-ChildItem -LiteralPath $package -Recurse -Filter 'Pester.psd1' -ErrorAction Ignore)
     if ($manifests.Count -ne 1) { throw "expected one Pester.psd1 under $package, found $($manifests.Count)" }
     $manifests[0].FullName
+}
+
+# Writes the module's MAML help (en-US/MmapTools.dll-Help.xml) from src/MmapTools.PowerShell/Help
+# and the built cmdlets' real signatures, in a child pwsh so this session does not load the dll.
+function Build-ModuleHelp {
+    $manifest = Join-Path $ModuleDirectory 'MmapTools.psd1'
+    if (-not (Test-Path -LiteralPath $manifest)) { throw "$manifest is missing: the build did not assemble the module" }
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'src/MmapTools.PowerShell/Help/Build-MamlHelp.ps1') -ModuleManifest $manifest | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "the module's help could not be built (exit code $LASTEXITCODE)" }
+}
+
+# Installs a Debian package that tests compare against (vmtouch), only as root and only when it is
+# missing; a test that needs it skips with the reason when it is still absent.
+function Install-TestTool([string] $Command, [string] $Package = $Command) {
+    if (Get-Command $Command -CommandType Application -ErrorAction Ignore) { return }
+    if ((& id -u) -ne '0') { Write-Host "$Command is missing and this user is not root: the tests that need it skip"; return }
+    Write-Host "installing $Package for the tests"
+    & apt-get install -y -q $Package 2>&1 | Out-Null
+    if ($LASTEXITCODE -ne 0) {
+        & apt-get update -q 2>&1 | Out-Null
+        & apt-get install -y -q $Package 2>&1 | Out-Null
+    }
+    if ($LASTEXITCODE -ne 0) { Write-Host "apt-get could not install $Package (exit code $LASTEXITCODE): the tests that need it skip" }
 }
 
 # ---------------------------------------------------------------- test suites
@@ -104,6 +125,7 @@ function Invoke-PesterSuite {
     $results = Join-Path $TestResults 'pester'
     Reset-Directory $results
     $summary = Join-Path $results 'summary.json'
+    Install-TestTool vmtouch
     $pester = Get-PesterManifest
     & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/tools/Invoke-PesterRun.ps1') `
         -PesterManifest $pester -NUnitReport (Join-Path $results 'pester.xml') -Summary $summary `
@@ -138,6 +160,18 @@ function Format-Counts($Passed, $Failed, $Skipped) { "$Passed passed, $Failed fa
 
 function Invoke-BuildTask {
     Invoke-Dotnet build $Solution --configuration $Configuration
+    Build-ModuleHelp
+}
+
+# The module's .nupkg (artifacts/packages/MmapTools.<version>.nupkg), packed from the assembled module.
+function Invoke-PackageTask {
+    Invoke-BuildTask
+    Reset-Directory $Packages
+    Import-Module Microsoft.PowerShell.PSResourceGet -ErrorAction Stop
+    Compress-PSResource -Path $ModuleDirectory -DestinationPath $Packages
+    $package = @(Get-ChildItem -LiteralPath $Packages -Filter 'MmapTools.*.nupkg')
+    if ($package.Count -ne 1) { throw "expected one MmapTools .nupkg in $Packages, found $($package.Count)" }
+    Write-Host "package: $($package[0].FullName)"
 }
 
 function Invoke-TestTask {
@@ -165,15 +199,15 @@ function Invoke-TestTask {
 
 function Invoke-DemoTask {
     Invoke-BuildTask
-    $core = Get-CoreAssembly
     Invoke-Dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/demo/Demo.ps1') `
-        -AssemblyPath $core -Directory (Join-Path $Root 'artifacts/demo')
+        -ModulePath (Join-Path $ModuleDirectory 'MmapTools.psd1') -Directory (Join-Path $Root 'artifacts/demo')
 }
 
 $Tasks = @{
     build = { Invoke-BuildTask }
     test  = { Invoke-TestTask }
     demo  = { Invoke-DemoTask }
+    package = { Invoke-PackageTask }
 }
 
 # ---------------------------------------------------------------- main

@@ -46,6 +46,7 @@ public static class PageCache
                 ResidentPages = (long)s.Cached, DirtyPages = (long)s.Dirty, WritebackPages = (long)s.Writeback,
                 EvictedPages = (long)s.Evicted, RecentlyEvictedPages = (long)s.RecentlyEvicted,
                 Source = ResidencySource.Cachestat,
+                Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
             };
         }
         bool trusted = NativeFile.MincoreSeesPageCache(file, st);
@@ -60,11 +61,14 @@ public static class PageCache
             ResidentPages = scanner.ResidentPages, DirtyPages = (long?)stat?.Dirty, WritebackPages = (long?)stat?.Writeback,
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
             Source = ResidencySource.Mincore, IsTrusted = trusted, Note = note,
+            Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
                 ? NativeFile.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };
     }
+
+    private static ulong DeviceOf(in Libc.Statx st) => ((ulong)st.DevMajor << 32) | st.DevMinor;
 
     /// <summary>posix_fadvise advice for the file's range.</summary>
     public static void Advise(string path, FileAdvice advice, long offset = 0, long? length = null)

@@ -109,6 +109,16 @@ public sealed class PageResidency
 
     public ResidencySource Source { get; init; }
 
+    /// <summary>For a file: its device (major &lt;&lt; 32 | minor) and inode, which identify it whatever the
+    /// path it was reached by (hard links share them); null for maps.</summary>
+    public ulong? Device { get; init; }
+
+    /// <inheritdoc cref="Device"/>
+    public ulong? Inode { get; init; }
+
+    /// <summary>For a file: how many hard links it has (more than 1: other paths name the same pages).</summary>
+    public uint? LinkCount { get; init; }
+
     /// <summary>
     /// False where the kernel is known to under-report: mincore of a file that this user neither
     /// owns nor may write shows only the pages mapped by this process, not the page cache.

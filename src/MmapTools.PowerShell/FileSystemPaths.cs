@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using Microsoft.PowerShell.Commands;
+
+namespace MmapTools.PowerShell;
+
+/// <summary>
+/// Turns -Path (wildcards) and -LiteralPath arguments into file system paths through the
+/// PowerShell provider, so that relative paths follow the current PowerShell location
+/// (Set-Location), never the process's directory. Each argument that cannot be resolved gets an
+/// error of its own (PathNotFound, NotAFileSystemPath) and the others go on.
+/// </summary>
+internal static class FileSystemPaths
+{
+    /// <summary>The file system paths the arguments name. With <paramref name="mustExist"/> false (a path about to be
+    /// created) a path is neither checked nor expanded as a wildcard.</summary>
+    public static IEnumerable<string> Resolve(PSCmdlet cmdlet, IEnumerable<string> paths, bool literal, bool mustExist = true)
+    {
+        foreach (string path in paths)
+        {
+            foreach (string resolved in ResolveOne(cmdlet, path, literal || !mustExist, mustExist))
+                yield return resolved;
+        }
+    }
+
+    private static List<string> ResolveOne(PSCmdlet cmdlet, string path, bool literal, bool mustExist)
+    {
+        var found = new List<string>();
+        try
+        {
+            // The provider first: a path of another provider, or a relative path while the current
+            // location is in one, is refused as such rather than as a missing file.
+            string unresolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            if (!IsFileSystem(provider)) { NotFileSystem(cmdlet, path, provider); return found; }
+            if (literal)
+            {
+                if (mustExist && !Exists(unresolved)) { NotFound(cmdlet, path, null); return found; }
+                found.Add(unresolved);
+            }
+            else
+            {
+                // A wildcard that matches nothing is no error, as with Get-ChildItem.
+                found.AddRange(cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out _));
+            }
+        }
+        catch (ItemNotFoundException e) { NotFound(cmdlet, path, e); }
+        catch (System.Management.Automation.DriveNotFoundException e) { NotFound(cmdlet, path, e); }
+        catch (ProviderNotFoundException e)
+        {
+            cmdlet.WriteError(ErrorMapping.Create(ErrorMapping.NotAFileSystemPath, ErrorCategory.InvalidArgument,
+                $"'{path}' names no PowerShell provider that is known here ({e.Message}); give a file system path.", path, e));
+        }
+        catch (PSNotSupportedException e)
+        {
+            cmdlet.WriteError(ErrorMapping.Create(ErrorMapping.NotAFileSystemPath, ErrorCategory.InvalidArgument,
+                $"'{path}' cannot be resolved to a file: {e.Message}", path, e));
+        }
+        return found;
+    }
+
+    private static bool IsFileSystem(ProviderInfo provider) => provider.ImplementingType == typeof(FileSystemProvider);
+
+    // A broken symbolic link and a FIFO both count as existing: opening them gives the precise error.
+    private static bool Exists(string path) => Path.Exists(path) || new FileInfo(path).LinkTarget is not null;
+
+    private static void NotFound(PSCmdlet cmdlet, string path, Exception? inner) =>
+        cmdlet.WriteError(ErrorMapping.Create(ErrorMapping.PathNotFound, ErrorCategory.ObjectNotFound,
+            $"Cannot find path '{path}' because it does not exist.", path, inner));
+
+    private static void NotFileSystem(PSCmdlet cmdlet, string path, ProviderInfo provider) =>
+        cmdlet.WriteError(ErrorMapping.Create(ErrorMapping.NotAFileSystemPath, ErrorCategory.InvalidArgument,
+            $"'{path}' is a path of the {provider.Name} provider{(System.IO.Path.IsPathRooted(path) || path.Contains(':') ? "" : $" (the current location, {cmdlet.SessionState.Path.CurrentLocation}, is there)")}; MmapTools maps and examines files only: give a file system path.", path));
+}

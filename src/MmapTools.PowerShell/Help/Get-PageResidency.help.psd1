@@ -1,0 +1,68 @@
+@{
+    Synopsis    = 'Shows which pages of maps, files or directory trees are in memory, like vmtouch.'
+    Description = @'
+Get-PageResidency returns a PageResidency for each map or file: its total and resident pages, the dirty, writeback, evicted and recently evicted pages where the kernel counts them (cachestat, Linux 6.5+), which interface answered (Source: Cachestat or Mincore) and whether the count can be trusted (mincore under-reports for a file this user neither owns nor may write). The default table draws a bar for each: one cell a slice of the file, # all of its pages resident, + some, . none.
+
+Files are examined without a lasting map, and reading residency never reads the file's data. A directory gives its files; with -Recurse, every file below it (symbolic links are not followed, and FIFOs, sockets and devices are skipped, as vmtouch does). Each file is counted once per call however often it is named: a symbolic link named directly counts as its target, and hard links to one file count once, by the first path met, as in vmtouch. Files piped from Get-ChildItem bind to -LiteralPath. -Summary gives one total instead, as vmtouch prints it: files, directories, resident pages of all pages, sizes and percent.
+
+By default (-Detail Runs) each result carries the runs of resident pages (and of dirty pages where the kernel tells), which draw the bar; -Detail Bitmap adds one bit a page, and -Detail Summary gives counts only, answered by cachestat in one call where the kernel has it (the bar then shows the share, not where the pages are). -Summary uses counts only unless -Detail says otherwise.
+
+A file that cannot be examined gives an error of its own and the others go on: PathNotFound, NotAFileSystemPath, NotMappable (a FIFO or socket named directly), AccessDenied.
+'@
+    Parameters  = @{
+        Map         = 'The maps to examine, as New-MemoryMap returns them. Maps piped to Get-PageResidency bind here.'
+        Path        = 'Files or directories to examine. Wildcards are expanded; a relative path is relative to the current PowerShell location. A directory gives its files, or its whole tree with -Recurse.'
+        LiteralPath = 'Files or directories to examine, taken exactly as typed. Objects from Get-ChildItem bind here through their PSPath property.'
+        Recurse     = 'Walks each directory''s whole tree, as vmtouch does, not only the files directly in it. Symbolic links met on the way are not followed.'
+        Summary     = 'Returns one ResidencySummary for everything examined instead of one result for each: files, directories and maps counted, total and resident pages and bytes, dirty, writeback and evicted pages, the interfaces that answered and how many items failed.'
+        Detail      = 'How much to find out for each map or file: Summary (counts only, the fastest: cachestat for files), Runs (counts and runs of resident pages, from mincore; the default) or Bitmap (also one bit a page, in the Bitmap property).'
+        Offset      = 'Examines the range from this byte on, in each map or file. The default is 0.'
+        Length      = 'Examines this many bytes from -Offset, in each map or file. The default is to the end; a range past the end of a file holds no pages.'
+    }
+    Defaults    = @{ Length = 'To the end of the map or file'; Detail = 'Runs (Summary with -Summary)' }
+    Inputs      = @(
+        @{ Type = 'MmapTools.MemoryMap'; Description = 'Maps, by value.' }
+        @{ Type = 'System.String'; Description = 'Paths, by value (to -Path) or by property name: Path, or PSPath (to -LiteralPath) as Get-ChildItem output has.' }
+    )
+    Outputs     = @(
+        @{ Type = 'MmapTools.PageResidency'; Description = 'One for each map or file: Path, Name, Offset, Length, PageSize, TotalPages, ResidentPages, ResidentBytes, ResidentPercent, DirtyPages, WritebackPages, EvictedPages, RecentlyEvictedPages, Source, IsTrusted, Note, ResidentRuns, DirtyRuns, Bitmap.' }
+        @{ Type = 'MmapTools.PowerShell.ResidencySummary'; Description = 'With -Summary: one total.' }
+    )
+    Examples    = @(
+        @{
+            Title   = 'Which pages of a file are in the page cache'
+            Code    = @'
+Get-PageResidency ./data.bin
+'@
+            Remarks = 'One row: resident of total pages, percent, a bar of where they are, dirty pages and the source that answered.'
+        }
+        @{
+            Title   = 'One total for a directory tree, like vmtouch'
+            Code    = @'
+Get-PageResidency ./logs -Recurse -Summary
+'@
+            Remarks = 'The same resident-page total vmtouch ./logs prints, with the dirty and evicted pages besides.'
+        }
+        @{
+            Title   = 'The most cached files of a tree'
+            Code    = @'
+Get-ChildItem ./logs -Recurse -File | Get-PageResidency | Sort-Object ResidentPages -Descending | Select-Object -First 10
+'@
+            Remarks = 'Files from Get-ChildItem bind to -LiteralPath; each gets its own row and bar.'
+        }
+        @{
+            Title   = 'Watch pages come in as a map is read'
+            Code    = @'
+Set-MemoryAdvice -Path ./data.bin -Evict
+$map = New-MemoryMap ./data.bin
+Set-MemoryAdvice $map Random
+Get-PageResidency $map
+$null = Read-MemoryMap $map -Offset 65536 -Length 1
+Get-PageResidency $map -Detail Bitmap | Format-List
+'@
+            Remarks = 'After eviction nothing is resident; reading one byte brings in its page (with readahead turned off by Random, only that page). The list view shows the runs of resident pages and the bitmap.'
+        }
+    )
+    Notes       = 'vmtouch FILES... corresponds to Get-PageResidency FILES -Recurse -Summary. As root mincore sees every file''s page cache; other users get IsTrusted false for files they neither own nor may write.'
+    Links       = @('about_MmapTools', 'Set-MemoryAdvice', 'New-MemoryMap')
+}

@@ -1,0 +1,79 @@
+@{
+    Synopsis    = 'Advises the kernel about a map (madvise) or files (evict, warm, posix_fadvise), without or with a map.'
+    Description = @'
+With a map, Set-MemoryAdvice calls madvise over the map or a range of it: every Linux advice is there, from Normal, Random, Sequential and WillNeed (readahead) to DontNeed (drop the pages), Free, Remove, Cold and PageOut (reclaim), PopulateRead and PopulateWrite (fault pages in now), HugePage, NoHugePage and Collapse (transparent huge pages), Mergeable (KSM), DontFork, WipeOnFork, DontDump and the guard-page advice. Tab completion lists them.
+
+With -Path or -LiteralPath it acts on files without a lasting map, as vmtouch does: -Evict drops their cached pages (posix_fadvise DONTNEED, like vmtouch -e; dirty pages stay until written back), -Warm reads them into the page cache and returns when they are there (like vmtouch -t), and -FileAdvice gives any posix_fadvise advice. Files piped from Get-ChildItem bind to -LiteralPath.
+
+Advice that can lose data asks first: Free and Remove always, DontNeed on a private or anonymous map (its pages read back as the file's content or zeros). The cmdlet's ConfirmImpact is High, so PowerShell asks by default; -Confirm:$false skips the question and -WhatIf shows what would be done. Harmless advice runs without asking, unless -WhatIf or -Confirm is given.
+
+With -PassThru it returns the residency of the range before and after, so the effect shows.
+'@
+    Parameters  = @{
+        Map         = 'The maps to advise, as New-MemoryMap returns them. Maps piped to Set-MemoryAdvice bind here.'
+        Advice      = 'The madvise advice for a map (MemoryAdvice). Advice that can lose data (Free, Remove, DontNeed on a private map) asks for confirmation first. Advice this kernel or this kind of map does not take gives an error named by its errno, such as EINVAL, with the likely cause.'
+        Path        = 'Files to advise without a map. Wildcards are expanded; a relative path is relative to the current PowerShell location.'
+        LiteralPath = 'Files to advise without a map, taken exactly as typed. Objects from Get-ChildItem bind here through their PSPath property.'
+        FileAdvice  = 'A posix_fadvise advice for the files: Normal, Random, Sequential, WillNeed (start readahead and return), DontNeed (drop clean cached pages) or NoReuse.'
+        Evict       = 'Drops the files'' clean pages from the page cache (posix_fadvise DONTNEED over the range), as vmtouch -e does. Dirty pages stay until they are written back; nothing is lost.'
+        Warm        = 'Reads the files'' range into the page cache and returns when it is there (MADV_POPULATE_READ a window at a time, or reading), as vmtouch -t does.'
+        Offset      = 'Where the range starts, in bytes from the start of the map or of the file. The default is 0.'
+        Length      = 'The length of the range in bytes. The default is to the end of the map or file.'
+        PassThru    = 'Returns an AdviceResult for each map or file: the advice, the resident pages before and after (and the two PageResidency objects), and the time the advice took.'
+    }
+    Defaults    = @{ Length = 'To the end of the map or file' }
+    Inputs      = @(
+        @{ Type = 'MmapTools.MemoryMap'; Description = 'Maps, by value.' }
+        @{ Type = 'System.String'; Description = 'Paths, by value (to -Path) or by property name: Path, or PSPath (to -LiteralPath) as Get-ChildItem output has.' }
+    )
+    Outputs     = @(
+        @{ Type = 'None'; Description = 'Nothing, unless -PassThru is given.' }
+        @{ Type = 'MmapTools.PowerShell.AdviceResult'; Description = 'With -PassThru: Advice, TotalPages, ResidentPagesBefore, ResidentPagesAfter, DirtyPagesBefore, DirtyPagesAfter, Elapsed, Before, After.' }
+    )
+    Examples    = @(
+        @{
+            Title   = 'Evict a file from the page cache, then warm it again'
+            Code    = @'
+Set-MemoryAdvice -Path ./data.bin -Evict -PassThru
+Set-MemoryAdvice -Path ./data.bin -Warm -PassThru
+'@
+            Remarks = 'Like vmtouch -e and vmtouch -t: the first line drops the file''s pages (After shows 0 resident), the second reads them all back in.'
+        }
+        @{
+            Title   = 'Evict a directory tree'
+            Code    = @'
+Get-ChildItem ./logs -Recurse -File | Set-MemoryAdvice -Evict
+Get-PageResidency ./logs -Recurse -Summary
+'@
+            Remarks = 'Each file from Get-ChildItem is evicted; the summary then shows how few of the tree''s pages are still resident.'
+        }
+        @{
+            Title   = 'Turn readahead off for random access through a map'
+            Code    = @'
+$map = New-MemoryMap ./data.bin
+Set-MemoryAdvice $map Random
+'@
+            Remarks = 'With Random the kernel reads only the pages that are touched instead of reading ahead. Sequential reads ahead more; Normal restores the default.'
+        }
+        @{
+            Title   = 'Discarding anonymous memory asks first'
+            Code    = @'
+$heap = New-MemoryMap -Anonymous -Size 1MB
+Write-MemoryMap $heap -Offset 0 -Text 'gone soon'
+Set-MemoryAdvice $heap DontNeed -WhatIf
+Set-MemoryAdvice $heap DontNeed -Confirm:$false
+Read-MemoryMap $heap -Length 4
+'@
+            Remarks = 'DontNeed on private anonymous memory drops its pages: -WhatIf only tells, -Confirm:$false skips the question, and the memory then reads back as zeros.'
+        }
+        @{
+            Title   = 'File advice for a sequential scan'
+            Code    = @'
+Set-MemoryAdvice -Path ./data.bin -FileAdvice Sequential
+'@
+            Remarks = 'posix_fadvise SEQUENTIAL doubles the readahead window for the file, for every process that reads it through this open file description.'
+        }
+    )
+    Notes       = 'vmtouch -e and -t correspond to -Evict and -Warm; Get-PageResidency -Summary corresponds to vmtouch without options.'
+    Links       = @('about_MmapTools', 'Get-PageResidency', 'New-MemoryMap')
+}

@@ -1,0 +1,34 @@
+using System.Management.Automation;
+
+namespace MmapTools.PowerShell;
+
+/// <summary>
+/// Sync-MemoryMap: msync over a map or a range of it, so the dirty pages of a shared file map reach
+/// the file on disk. -PassThru tells how long it took and the dirty pages before and after.
+/// </summary>
+[Cmdlet(VerbsData.Sync, "MemoryMap")]
+[OutputType(typeof(SyncResult))]
+public sealed class SyncMemoryMapCommand : RangeCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public MemoryMap[] Map { get; set; } = [];
+
+    [Parameter]
+    public SwitchParameter Async { get; set; }
+
+    [Parameter]
+    public SwitchParameter Invalidate { get; set; }
+
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        foreach (var map in Map)
+        {
+            if (TryItem(map, () => map.Sync(Offset, RangeLength, Async, Invalidate), out var result) && PassThru)
+                WriteObject(result);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+# Get-PageResidency: maps, ranges, files and directory trees, -Summary, -Detail, pipeline input,
+# errors, and the same resident-page totals as vmtouch on a directory tree.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'TestSetup.ps1')
+    $script:Cmd = 'MmapTools.PowerShell.GetPageResidencyCommand'
+    # A tree: 3 files at the top, 2 below, an empty file, a FIFO and a symbolic link (both skipped).
+    $script:Tree = Join-Path $TestDrive 'tree'
+    $script:Big = New-TestFile (Join-Path $Tree 'big.bin') 1MB
+    $null = New-TestFile (Join-Path $Tree 'small.bin') 5000
+    $null = New-Item -ItemType File -Path (Join-Path $Tree 'empty.bin')
+    $null = New-TestFile (Join-Path $Tree 'sub/a.bin') 64KB
+    $null = New-TestFile (Join-Path $Tree 'sub/deeper/b.bin') 12KB
+    & mkfifo (Join-Path $Tree 'sub/fifo')
+    $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Tree 'link.bin') -Target $Big
+    # Pages of each file: big 256, small 2, empty 0, a 16, b 3.
+    $script:TreePages = 256 + 2 + 0 + 16 + 3
+}
+
+AfterAll { Remove-SessionMaps }
+
+Describe 'Get-PageResidency of files' {
+    It 'returns a PageResidency with counts, runs and the source that answered (Path set)' {
+        Set-MemoryAdvice -Path $Big -Warm
+        $r = Get-PageResidency -Path $Big
+        $r | Should -BeOfType ([MmapTools.PageResidency])
+        $r.Path | Should -Be $Big
+        $r.TotalPages | Should -Be 256
+        $r.ResidentPages | Should -Be 256
+        $r.Source | Should -Be 'Mincore'
+        $r.IsTrusted | Should -BeTrue
+        $r.ResidentRuns.Count | Should -Be 1
+    }
+
+    It 'carries dirty, writeback and evicted counts where cachestat answers' {
+        $r = Get-PageResidency $Big -Detail Summary
+        if ($r.Source -ne 'Cachestat') { Set-ItResult -Skipped -Because 'this kernel has no cachestat' }
+        $r.DirtyPages | Should -Not -BeNullOrEmpty
+        $r.WritebackPages | Should -Not -BeNullOrEmpty
+        $r.EvictedPages | Should -Not -BeNullOrEmpty
+        $r.RecentlyEvictedPages | Should -Not -BeNullOrEmpty
+        $r.ResidentRuns | Should -BeNullOrEmpty
+    }
+
+    It 'shows pages leaving and coming back: evict, then read one page through a map' {
+        Set-MemoryAdvice -Path $Big -Evict
+        (Get-PageResidency $Big).ResidentPages | Should -Be 0
+        $map = New-MemoryMap $Big
+        Set-MemoryAdvice $map Random
+        $null = Read-MemoryMap $map -Offset (10 * $PageSize) -Length 1
+        $r = Get-PageResidency $Big -Detail Bitmap
+        $r.ResidentPages | Should -BeGreaterOrEqual 1
+        $r.Bitmap[10] | Should -BeTrue
+        $r.ResidentRuns.FirstPage | Should -Contain 10
+        Remove-MemoryMap $map
+    }
+
+    It 'takes a literal path and a range (LiteralPath set)' {
+        Set-MemoryAdvice -Path $Big -Warm
+        $r = Get-PageResidency -LiteralPath $Big -Offset 4096 -Length 8192
+        $r.TotalPages | Should -Be 2
+        $r.ResidentPages | Should -Be 2
+        $r.Offset | Should -Be 4096
+    }
+
+    It 'takes files from Get-ChildItem and strings from the pipeline' {
+        @(Get-ChildItem $Tree -File -Filter *.bin | Get-PageResidency).Count | Should -Be 3
+        @($Big | Get-PageResidency).Count | Should -Be 1
+    }
+
+    It 'resolves relative paths and wildcards against the PowerShell location' {
+        Push-Location $Tree
+        try {
+            (Get-PageResidency ./big.bin).Path | Should -Be $Big
+            @(Get-PageResidency *.bin).Count | Should -Be 3
+        } finally { Pop-Location }
+    }
+
+    It 'counts a file once however often it is named, a symbolic link as its target' {
+        @(Get-PageResidency $Big, $Big, (Join-Path $Tree '*.bin')).Count | Should -Be 3
+        (Get-PageResidency (Join-Path $Tree 'link.bin')).Path | Should -Be $Big
+    }
+
+    It 'answers for a /proc file of size 0 with no pages' {
+        (Get-PageResidency /proc/self/status).TotalPages | Should -Be 0
+    }
+
+    It '<Case> gives <ErrorId>' -TestCases @(
+        @{ Case = 'a missing path'; ErrorId = 'PathNotFound'; Script = { Get-PageResidency (Join-Path $TestDrive 'missing') } }
+        @{ Case = 'a path of another provider'; ErrorId = 'NotAFileSystemPath'; Script = { Get-PageResidency Env:HOME } }
+        @{ Case = 'a FIFO named directly'; ErrorId = 'NotMappable'; Script = { Get-PageResidency -LiteralPath (Join-Path $Tree 'sub/fifo') } }
+        @{ Case = 'a negative offset'; ErrorId = 'OffsetOutOfRange'; Script = { Get-PageResidency $Big -Offset -1 } }
+    ) {
+        Get-ErrorId $Script | Should -Be "$ErrorId,$Cmd"
+    }
+
+    It 'writes one error for a bad path and answers for the others' {
+        $records = Get-ErrorRecords { $script:answers = @(Get-PageResidency (Join-Path $TestDrive 'missing'), $Big) }
+        $records.Count | Should -Be 1
+        $answers.Count | Should -Be 1
+    }
+}
+
+Describe 'Get-PageResidency of directories' {
+    It 'gives the files directly in a directory without -Recurse' {
+        $r = @(Get-PageResidency $Tree)
+        $r.Count | Should -Be 3
+        ($r.Path | ForEach-Object { Split-Path -Leaf $_ }) | Should -Be @('big.bin', 'empty.bin', 'small.bin')
+    }
+
+    It 'walks the whole tree with -Recurse, skipping the FIFO and the symbolic link' {
+        $r = @(Get-PageResidency $Tree -Recurse)
+        $r.Count | Should -Be 5
+        ($r | Measure-Object TotalPages -Sum).Sum | Should -Be $TreePages
+    }
+
+    It 'sums the tree into one ResidencySummary with -Summary' {
+        Set-MemoryAdvice -Path $Big -Evict
+        Get-ChildItem $Tree -Recurse -File -Exclude big.bin, link.bin, fifo | Set-MemoryAdvice -Warm
+        $s = Get-PageResidency $Tree -Recurse -Summary
+        $s | Should -BeOfType ([MmapTools.PowerShell.ResidencySummary])
+        $s.Files | Should -Be 5
+        $s.Directories | Should -Be 3
+        $s.TotalPages | Should -Be $TreePages
+        $s.ResidentPages | Should -Be ($TreePages - 256)
+        $s.FailedItems | Should -Be 0
+        $s.Sources | Should -Not -BeNullOrEmpty
+    }
+
+    It 'gives the same totals from Get-ChildItem -Recurse output as from -Recurse' {
+        $fromWalk = Get-PageResidency $Tree -Recurse -Summary
+        $fromPipe = Get-ChildItem $Tree -Recurse | Get-PageResidency -Summary
+        $fromPipe.Files | Should -Be $fromWalk.Files
+        $fromPipe.TotalPages | Should -Be $fromWalk.TotalPages
+        $fromPipe.ResidentPages | Should -Be $fromWalk.ResidentPages
+    }
+
+    It 'counts hard links to one file once, as vmtouch does' {
+        $dir = Join-Path $TestDrive 'hardlinks'
+        $file = New-TestFile (Join-Path $dir 'one.bin') 16KB
+        $null = New-Item -ItemType HardLink -Path (Join-Path $dir 'two.bin') -Target $file
+        $s = Get-PageResidency $dir -Summary
+        $s.Files | Should -Be 1
+        $s.TotalPages | Should -Be 4
+        $r = Get-PageResidency $file
+        $r.LinkCount | Should -Be 2
+        $r.Inode | Should -BeGreaterThan 0
+    }
+
+    It 'answers -Summary with -Detail Runs through mincore with the same totals' {
+        $counts = Get-PageResidency $Tree -Recurse -Summary
+        $runs = Get-PageResidency $Tree -Recurse -Summary -Detail Runs
+        $runs.Sources | Should -Be 'Mincore'
+        $runs.ResidentPages | Should -Be $counts.ResidentPages
+    }
+}
+
+Describe 'Get-PageResidency of maps' {
+    It 'answers for a map and a range of it (Map set), from the pipeline' {
+        $heap = New-MemoryMap -Anonymous -Size 64KB
+        Write-MemoryMap $heap -Offset 0 -Value ([byte[]]::new(8KB))
+        $r = $heap | Get-PageResidency
+        $r.TotalPages | Should -Be 16
+        $r.ResidentPages | Should -Be 2
+        $r.ResidentRuns[0].PageCount | Should -Be 2
+        (Get-PageResidency -Map $heap -Offset 4096 -Length 4096).TotalPages | Should -Be 1
+        Remove-MemoryMap $heap
+    }
+
+    It 'sums maps with -Summary' {
+        $a = New-MemoryMap -Anonymous -Size 8KB
+        $b = New-MemoryMap -Anonymous -Size 8KB
+        $s = Get-PageResidency $a, $b -Summary
+        $s.Maps | Should -Be 2
+        $s.TotalPages | Should -Be 4
+        Remove-SessionMaps
+    }
+
+    It 'length 0 gives LengthOutOfRange' {
+        $heap = New-MemoryMap -Anonymous -Size 8KB
+        Get-ErrorId { Get-PageResidency $heap -Length 0 } | Should -Be "LengthOutOfRange,$Cmd"
+        Remove-MemoryMap $heap
+    }
+}
+
+Describe 'Get-PageResidency against vmtouch' {
+    BeforeAll {
+        $script:Vmtouch = Get-Command vmtouch -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        # vmtouch prints "Resident Pages: 123/456  1M/2M  27%".
+        function Get-VmtouchCounts([string] $Path) {
+            $text = & $Vmtouch.Source -f $Path 2>$null | Out-String
+            if ($text -notmatch 'Resident Pages:\s*(\d+)/(\d+)') { throw "vmtouch printed no page counts: $text" }
+            [pscustomobject]@{ Resident = [long] $Matches[1]; Total = [long] $Matches[2]; Files = [long] ($text -replace '(?s).*Files:\s*(\d+).*', '$1') }
+        }
+    }
+
+    It 'gives the same resident-page totals as vmtouch on a directory tree' {
+        if (-not $Vmtouch) {
+            $why = if ($IsRoot) { 'vmtouch is not installed (build.ps1 installs it for the test task when run as root)' } else { 'vmtouch is not installed and this user is not root, so it cannot be installed' }
+            Set-ItResult -Skipped -Because $why
+            return
+        }
+        # A tree without symbolic links (vmtouch -f follows them; Get-PageResidency never does) and
+        # with a mix of resident and evicted files and a half-resident one.
+        $root = Join-Path $TestDrive 'vmtouch'
+        foreach ($i in 1..6) { $null = New-TestFile (Join-Path $root "d$($i % 3)/f$i.bin") ((17 + $i * 13) * 4KB + $i) }
+        Get-ChildItem $root -Recurse -File | Set-MemoryAdvice -Evict
+        Get-ChildItem $root -Recurse -File | Select-Object -First 3 | Set-MemoryAdvice -Warm
+        $half = Get-ChildItem $root -Recurse -File | Select-Object -Last 1
+        Set-MemoryAdvice -LiteralPath $half.FullName -Warm -Length ($half.Length / 2)
+        $ours = Get-PageResidency $root -Recurse -Summary
+        $theirs = Get-VmtouchCounts $root
+        $ours.ResidentPages | Should -Be $theirs.Resident
+        $ours.TotalPages | Should -Be $theirs.Total
+        $ours.Files | Should -Be $theirs.Files
+        $ours.ResidentPages | Should -BeGreaterThan 0
+        $ours.ResidentPages | Should -BeLessThan $ours.TotalPages
+    }
+
+    It 'agrees with vmtouch on a system directory' {
+        if (-not $Vmtouch) { Set-ItResult -Skipped -Because 'vmtouch is not installed'; return }
+        $dir = '/usr/share/dotnet/shared'
+        if (-not (Test-Path $dir)) { Set-ItResult -Skipped -Because "$dir is missing"; return }
+        $ours = Get-PageResidency $dir -Recurse -Summary
+        $theirs = Get-VmtouchCounts $dir
+        $ours.TotalPages | Should -Be $theirs.Total
+        # Pages may come and go between the two calls on a live system: allow a small drift.
+        [Math]::Abs($ours.ResidentPages - $theirs.Resident) | Should -BeLessOrEqual ([Math]::Max(16, $theirs.Total / 1000))
+    }
+}
