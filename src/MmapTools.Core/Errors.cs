@@ -13,7 +13,7 @@ public class MemoryMapException : IOException
         : base(message, inner) => Reason = reason;
 
     /// <summary>A stable identifier: <c>NotMappable</c>, <c>EmptyFile</c>, <c>PageUnavailable</c>,
-    /// or, for a failed system call, the errno name such as <c>ENOMEM</c>.</summary>
+    /// <c>MapLimit</c> (vm.max_map_count nearly reached), or, for a failed system call, the errno name such as <c>ENOMEM</c>.</summary>
     public string Reason { get; }
 }
 

@@ -11,11 +11,17 @@ namespace MmapTools;
 /// </summary>
 internal sealed class MappingHandle : SafeHandle
 {
+    private static int s_live;
+
     public MappingHandle(nint address, nuint length) : base(Libc.MAP_FAILED, ownsHandle: true)
     {
         SetHandle(address);
         ByteLength = length;
+        Interlocked.Increment(ref s_live);
     }
+
+    /// <summary>How many mappings the core holds in this process (for the vm.max_map_count budget).</summary>
+    public static int Live => Volatile.Read(ref s_live);
 
     public nuint ByteLength { get; }
 
@@ -30,6 +36,7 @@ internal sealed class MappingHandle : SafeHandle
     protected override bool ReleaseHandle()
     {
         bool unmapped = Libc.munmap(handle, ByteLength) == 0;
+        Interlocked.Decrement(ref s_live);
         File?.Dispose();
         return unmapped;
     }

@@ -283,6 +283,7 @@ public sealed unsafe class MemoryMap : IDisposable
             | (options.HugePages && fd < 0 ? Libc.MAP_HUGETLB | (int)HugePageFlags(options) : 0)
             | (options.FixedAddress is null ? 0 : Libc.MAP_FIXED_NOREPLACE);
         nint want = options.FixedAddress ?? 0;
+        Diagnosis.CheckMapBudget(MappingHandle.Live);
         nint address = Libc.mmap(want, (nuint)mapLength, (int)access, flags, fd, alignedOffset);
         if (address == Libc.MAP_FAILED)
             throw SystemCallException.FromLastError("mmap", errno => MmapHint(errno, mapLength, access, options));
@@ -318,8 +319,7 @@ public sealed unsafe class MemoryMap : IDisposable
     {
         Errno.ENOMEM when options.HugePages =>
             $"No free huge pages of {NativeFile.Bytes(HugePageBytes(options))} for {NativeFile.Bytes(mapLength)}: vm.nr_hugepages is {ReadProc("/proc/sys/vm/nr_hugepages")}. Reserve some (sysctl vm.nr_hugepages=N, as root) or map without huge pages.",
-        Errno.ENOMEM =>
-            $"The kernel would not give {NativeFile.Bytes(mapLength)}: the address space, the number of maps (vm.max_map_count = {ReadProc("/proc/sys/vm/max_map_count")}) or the overcommit limit (vm.overcommit_memory = {ReadProc("/proc/sys/vm/overcommit_memory")}) is exhausted. NoReserve skips the overcommit charge.",
+        Errno.ENOMEM => NoMemoryHint(mapLength, options),
         Errno.EACCES when (access & MapAccess.Execute) != 0 =>
             "The file is on a file system mounted noexec, or was not opened for reading.",
         Errno.EACCES =>
@@ -336,6 +336,25 @@ public sealed unsafe class MemoryMap : IDisposable
         Errno.ETXTBSY => "The file is open for writing with MAP_DENYWRITE semantics.",
         _ => null,
     };
+
+    /// <summary>Which limit refused the map: the number of maps, the free address space, RLIMIT_AS or the overcommit charge.</summary>
+    private static string NoMemoryHint(long mapLength, MemoryMapOptions options)
+    {
+        string bytes = NativeFile.Bytes(mapLength);
+        string maxMapCount = ReadProc("/proc/sys/vm/max_map_count");
+        var space = Diagnosis.AddressSpace();
+        if (space is { } s && long.TryParse(maxMapCount, out long limit) && s.Maps >= limit - 1)
+            return $"This process has {s.Maps} maps, the limit vm.max_map_count ({limit}): remove maps (or raise the limit, sysctl vm.max_map_count=N, as root). " +
+                "So close to it, the .NET runtime itself may fail to map memory for its JIT or GC and abort the process.";
+        if (space is { } free && (ulong)mapLength > free.LargestGap)
+            return $"No free range of {bytes} is left in this process's address space (the largest is {NativeFile.Bytes(free.LargestGap)}): remove maps or map less.";
+        if (Diagnosis.AddressSpaceLimit() is { } rlimit && rlimit.Used + (ulong)mapLength > rlimit.Limit)
+            return $"{bytes} more would pass this process's address-space limit RLIMIT_AS ({NativeFile.Bytes(rlimit.Limit)}, {NativeFile.Bytes(rlimit.Used)} in use; see ulimit -v).";
+        string overcommit = ReadProc("/proc/sys/vm/overcommit_memory");
+        if (!options.NoReserve)
+            return $"The overcommit limit refused {bytes}: vm.overcommit_memory is {overcommit} ({(overcommit == "2" ? "strict: the total may not pass CommitLimit in /proc/meminfo" : "heuristic: one map may not exceed free RAM and swap")}). NoReserve skips this charge for maps that may do without it.";
+        return $"The kernel would not give {bytes}: the address space, the number of maps (vm.max_map_count = {maxMapCount}) or the overcommit limit (vm.overcommit_memory = {overcommit}) is exhausted.";
+    }
 
     // ---------------------------------------------------------------- safe copies
 
@@ -388,25 +407,43 @@ public sealed unsafe class MemoryMap : IDisposable
             }
             int errno = copied < 0 ? Libc.LastError : Errno.EFAULT;
             if (errno == Errno.EINTR) continue;
-            if (errno == Errno.EFAULT) throw Unavailable(offset + done, writing);
+            if (errno == Errno.EFAULT) throw Unavailable(offset + done, mapped + done, writing);
             throw new SystemCallException(writing ? "process_vm_writev" : "process_vm_readv", errno, errno is Errno.EPERM or Errno.ENOSYS
                 ? "A security policy (seccomp or ptrace restrictions) forbids the safe copy; only AsSpan can reach this map here." : null);
         }
     }
 
-    private MemoryMapException Unavailable(long offset, bool writing)
+    /// <summary>
+    /// Says why the safe copy met a page it could not touch (EFAULT): the file is shorter now, the
+    /// page's protection forbids the access (as /proc/self/maps shows it), the file system could not
+    /// give the page (full), or, with a protection that allows it, a guard page or a file that was cut
+    /// and grown again between the copy and this check.
+    /// </summary>
+    private MemoryMapException Unavailable(long offset, nint address, bool writing)
     {
         string verb = writing ? "write" : "read";
-        if (_file is not null && Kind != MapKind.Anonymous)
+        string cannot = $"Cannot {verb} offset {offset} of the map";
+        string file = Path ?? Name ?? "the file";
+        bool fileBacked = _file is not null && Kind != MapKind.Anonymous;
+        if (fileBacked)
         {
-            long size = (long)NativeFile.Stat(_file).Size;
+            long size = (long)NativeFile.Stat(_file!).Size;
             long fileOffset = Offset + offset;
             if (fileOffset >= RoundUp(size, PageSize))
                 return new MemoryMapException("PageUnavailable",
-                    $"Cannot {verb} offset {offset} of the map: {Path ?? Name ?? "the file"} is now {size} bytes long (was it truncated?), so file offset {fileOffset} has no page. Through a pointer this access would have raised SIGBUS.");
+                    $"{cannot}: {file} is now {size} bytes long (was it truncated?), so file offset {fileOffset} has no page. Through a pointer this access would have raised SIGBUS.");
         }
-        string protection = writing ? "is not writable" : "is not readable (PROT_NONE or a guard page)";
-        return new MemoryMapException("PageUnavailable", $"Cannot {verb} offset {offset} of the map: the page {protection}; see Access and Protect.");
+        string? permissions = Diagnosis.PermissionsAt(address);
+        if (permissions is null || permissions[writing ? 1 : 0] == '-')
+            return new MemoryMapException("PageUnavailable", writing
+                ? $"{cannot}: the page is not writable{(permissions is null ? "" : $" ({permissions})")}; see Access and Protect."
+                : $"{cannot}: the page is not readable{(permissions is null ? "" : $" ({permissions})")} (PROT_NONE or write-only); see Access and Protect.");
+        if (fileBacked && Diagnosis.IsFull(_file!))
+            return new MemoryMapException("PageUnavailable",
+                $"{cannot}: the file system that holds {file} is full, so the kernel could not give the page (through a pointer this access would have raised SIGBUS). Free space there{(Kind == MapKind.SharedMemory ? " (/dev/shm)" : "")} or make the file smaller.");
+        return new MemoryMapException("PageUnavailable", fileBacked
+            ? $"{cannot}: its protection ({permissions}) allows the {verb}, but the page was missing: {file} was probably truncated and grown again while the copy ran (through a pointer this would have raised SIGBUS), or the page is a guard page (MADV_GUARD_INSTALL)."
+            : $"{cannot}: its protection ({permissions}) allows the {verb}, but the page is a guard page (MADV_GUARD_INSTALL).");
     }
 
     /// <summary>

@@ -57,8 +57,9 @@ internal static unsafe class NativeFile
 
     /// <summary>
     /// Whether mincore reports the page cache for this file. Since Linux 5.0 it does only for files
-    /// the caller owns or may write (or as a capable root); for others it reports just the pages
-    /// mapped into this process, which under-counts. Root is trusted through CAP_FOWNER.
+    /// the caller owns or may write (or as a capable root); for others it hides the cache by calling
+    /// every page resident (can_do_mincore in mm/mincore.c: the vector is filled with 1s), which
+    /// over-counts. Root is trusted through CAP_FOWNER.
     /// </summary>
     public static bool MincoreSeesPageCache(SafeFileHandle file, in Libc.Statx st)
     {
@@ -68,7 +69,7 @@ internal static unsafe class NativeFile
     }
 
     public const string UntrustedMincoreNote =
-        "mincore under-reports for a file this user neither owns nor may write: it shows only pages mapped by this process.";
+        "mincore does not report the page cache of a file this user neither owns nor may write: the kernel calls every page of it resident, so the count means nothing.";
 
     /// <summary>cachestat over a byte range; null where the kernel refuses (no such call, EPERM, or an unsupported file system).</summary>
     public static Libc.Cachestat? TryCachestat(SafeFileHandle file, long offset, long length, out int errno)

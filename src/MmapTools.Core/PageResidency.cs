@@ -120,8 +120,8 @@ public sealed class PageResidency
     public uint? LinkCount { get; init; }
 
     /// <summary>
-    /// False where the kernel is known to under-report: mincore of a file that this user neither
-    /// owns nor may write shows only the pages mapped by this process, not the page cache.
+    /// False where the kernel is known not to tell: mincore of a file that this user neither owns nor
+    /// may write calls every page resident (Linux 5.0+ hides the page cache from such users).
     /// </summary>
     public bool IsTrusted { get; init; } = true;
 

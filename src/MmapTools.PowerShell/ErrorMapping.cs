@@ -28,6 +28,8 @@ internal static class ErrorMapping
     public const string IOError = "IOError";
     public const string NotSupported = "NotSupported";
     public const string NotLinux = "NotLinux";
+    public const string MemoryLockLimit = "MemoryLockLimit";
+    public const string MapLimit = "MapLimit";
 
     /// <summary>Whether the exception is a failure of the item at hand (reported), rather than a bug or a stop request (rethrown).</summary>
     public static bool IsExpected(Exception e) => e is MemoryMapException or IOException or ArgumentException
@@ -71,6 +73,7 @@ internal static class ErrorMapping
         MemoryMapException { Reason: "EmptyFile" } => (EmptyFile, ErrorCategory.InvalidData),
         MemoryMapException { Reason: "PageUnavailable" } => (PageUnavailable, ErrorCategory.ResourceUnavailable),
         MemoryMapException { Reason: "EACCES" } => (AccessDenied, ErrorCategory.PermissionDenied),
+        MemoryMapException { Reason: "MapLimit" } => (MapLimit, ErrorCategory.ResourceUnavailable),
         MemoryMapException m => (m.Reason, ErrorCategory.NotSpecified),
         FileNotFoundException or DirectoryNotFoundException => (PathNotFound, ErrorCategory.ObjectNotFound),
         UnauthorizedAccessException => (AccessDenied, ErrorCategory.PermissionDenied),

@@ -6,10 +6,12 @@ namespace MmapTools.PowerShell;
 /// <summary>
 /// Get-PageResidency: which pages of maps, files or directory trees are in memory. Files are asked
 /// without mapping them for long (cachestat where the kernel has it, else mincore a window at a
-/// time); -Summary gives one total, as vmtouch does. Each file is counted once per call however
-/// often it is named (a symbolic link named directly counts as its target, hard links to one file
-/// count once). Walking a tree follows no symbolic links and skips what is not a regular file
-/// (FIFOs, sockets, devices), as vmtouch does.
+/// time); -Summary gives one total, as vmtouch does. Trees are walked by <see cref="ResidencyWalker"/>,
+/// streamed: memory stays flat whatever the number of files. Each file is counted once per call
+/// however often it is named (a symbolic link named directly counts as its target, hard links to
+/// one file count once). Walking a tree follows no symbolic links unless -FollowSymlink, stays on
+/// one file system unless -CrossFileSystem, and skips what is not a regular file (FIFOs, sockets,
+/// devices), as vmtouch does.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "PageResidency", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(PageResidency))]
@@ -17,6 +19,11 @@ namespace MmapTools.PowerShell;
 public sealed class GetPageResidencyCommand : RangeCmdlet
 {
     private const string MapSet = "Map", PathSet = "Path", LiteralPathSet = "LiteralPath";
+
+    /// <summary>A walk shows a progress bar once it has run this long.</summary>
+    private static readonly TimeSpan ProgressAfter = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(250);
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = MapSet, ValueFromPipeline = true)]
     [ValidateNotNull]
@@ -35,16 +42,40 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     [Parameter(ParameterSetName = LiteralPathSet)]
     public SwitchParameter Recurse { get; set; }
 
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public SwitchParameter FollowSymlink { get; set; }
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    public SwitchParameter CrossFileSystem { get; set; }
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ValidateNotNullOrEmpty]
+    public string[] Include { get; set; } = [];
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ValidateNotNullOrEmpty]
+    public string[] Exclude { get; set; } = [];
+
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ValidateRange(0, long.MaxValue)]
+    public long MaxFileSize { get; set; }
+
     [Parameter]
     public SwitchParameter Summary { get; set; }
 
     [Parameter]
     public ResidencyDetail Detail { get; set; }
 
-    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
-    private readonly HashSet<(ulong Device, ulong Inode)> _linked = new();
     private readonly ResidencySummary _summary = new();
-    private long _started;
+    private ResidencyWalker? _walker;
+    private long _started, _nextProgress, _files, _directories;
+    private string _directory = "";
+    private bool _progressShown;
 
     private ResidencyDetail EffectiveDetail => MyInvocation.BoundParameters.ContainsKey(nameof(Detail)) ? Detail
         : Summary ? ResidencyDetail.Summary : ResidencyDetail.Runs;
@@ -53,6 +84,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     {
         base.BeginProcessing();
         _started = Stopwatch.GetTimestamp();
+        _nextProgress = _started + (long)(ProgressAfter.TotalSeconds * Stopwatch.Frequency);
     }
 
     protected override void ProcessRecord()
@@ -66,70 +98,91 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
             }
             return;
         }
+        var walker = _walker ??= NewWalker();
         bool literal = ParameterSetName == LiteralPathSet;
         foreach (string path in FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal))
         {
-            if (Directory.Exists(path)) Walk(path);
-            else ExamineFile(path, named: true);
+            foreach (var item in walker.Examine(path))
+            {
+                if (Stopping) throw new PipelineStoppedException();
+                switch (item.Kind)
+                {
+                    case ResidencyWalkItemKind.File:
+                        _files++;
+                        Report(item.Residency!, isMap: false);
+                        break;
+                    case ResidencyWalkItemKind.Directory:
+                        _directories++;
+                        _summary.Directories++;
+                        _directory = item.Path;
+                        break;
+                    default:
+                        _summary.FailedItems++;
+                        WriteError(ErrorMapping.Record(item.Error!, Classify(item.Error!), item.Path));
+                        break;
+                }
+                ShowProgress();
+            }
         }
     }
 
     protected override void EndProcessing()
     {
+        if (_progressShown)
+            WriteProgress(new ProgressRecord(0, "Get-PageResidency", "Done") { RecordType = ProgressRecordType.Completed });
         if (!Summary) return;
         _summary.Elapsed = Stopwatch.GetElapsedTime(_started);
         WriteObject(_summary);
     }
 
-    /// <summary>A directory: its files, and with -Recurse every directory below it (not through symbolic links).</summary>
-    private void Walk(string root)
+    private ResidencyWalker NewWalker()
     {
-        var pending = new Stack<string>();
-        pending.Push(root);
-        while (pending.Count > 0)
+        try
         {
-            string directory = pending.Pop();
-            if (!_seen.Add(directory + "/")) continue;
-            _summary.Directories++;
-            if (!TryItem(directory, () => new DirectoryInfo(directory).GetFileSystemInfos(), out var entries))
+            return new ResidencyWalker(new ResidencyWalkOptions
             {
-                _summary.FailedItems++;
-                continue;
-            }
-            var subdirectories = new List<string>();
-            foreach (var entry in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
-            {
-                if (entry.LinkTarget is not null) continue;
-                if (entry is DirectoryInfo) subdirectories.Add(entry.FullName);
-                else ExamineFile(entry.FullName, named: false);
-            }
-            if (!Recurse) continue;
-            for (int i = subdirectories.Count - 1; i >= 0; i--) pending.Push(subdirectories[i]);
+                Recurse = Recurse,
+                FollowSymlinks = FollowSymlink,
+                CrossFileSystems = CrossFileSystem,
+                MaxFileSize = Bound(nameof(MaxFileSize), MaxFileSize),
+                Include = Matcher(Include),
+                Exclude = Matcher(Exclude),
+                Offset = Offset,
+                Length = RangeLength,
+                Detail = EffectiveDetail,
+            });
+        }
+        catch (ArgumentException e)
+        {
+            ThrowTerminatingError(ErrorMapping.Record(e, Classify(e), null));
+            throw; // not reached
         }
     }
 
-    private void ExamineFile(string file, bool named)
+    /// <summary>Names matched against any of the patterns, case-insensitively as Get-ChildItem's -Include and -Exclude do; null for none.</summary>
+    private static Func<string, bool>? Matcher(string[] patterns)
     {
-        // A symbolic link named directly is followed: its target is the file counted (once).
-        if (named && new FileInfo(file).LinkTarget is not null && new FileInfo(file).ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } target)
-            file = target.FullName;
-        if (!_seen.Add(file)) return;
-        try
+        if (patterns.Length == 0) return null;
+        var compiled = patterns.Select(p => WildcardPattern.Get(p, WildcardOptions.IgnoreCase)).ToArray();
+        return name =>
         {
-            var residency = PageCache.GetResidency(file, Offset, RangeLength, EffectiveDetail);
-            // Hard links name the same pages: the file counts once, by its first path, as in vmtouch.
-            if (residency is { LinkCount: > 1, Device: { } device, Inode: { } inode } && !_linked.Add((device, inode))) return;
-            Report(residency, isMap: false);
-        }
-        catch (MemoryMapException e) when (!named && e.Reason == "NotMappable")
+            foreach (var pattern in compiled)
+                if (pattern.IsMatch(name)) return true;
+            return false;
+        };
+    }
+
+    /// <summary>A progress bar for walks that take longer than a second, updated four times a second.</summary>
+    private void ShowProgress()
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now < _nextProgress) return;
+        _nextProgress = now + (long)(ProgressEvery.TotalSeconds * Stopwatch.Frequency);
+        _progressShown = true;
+        WriteProgress(new ProgressRecord(0, "Get-PageResidency", $"{_files} files in {_directories} directories")
         {
-            // A FIFO, socket or device met while walking a tree: not a file with pages in the cache.
-        }
-        catch (Exception e) when (ErrorMapping.IsExpected(e))
-        {
-            _summary.FailedItems++;
-            WriteError(ErrorMapping.Record(e, Classify(e), file));
-        }
+            CurrentOperation = _directory,
+        });
     }
 
     private void Report(PageResidency residency, bool isMap)

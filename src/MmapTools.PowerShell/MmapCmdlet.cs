@@ -67,6 +67,22 @@ public abstract class MmapCmdlet : PSCmdlet
         return !asked || ShouldProcess(target, action);
     }
 
+    /// <summary>
+    /// ShouldProcess for an action of the given impact, asked only when it could prompt or tell:
+    /// -WhatIf, -Confirm or -Verbose given, $WhatIfPreference on, $VerbosePreference not silent, or
+    /// $ConfirmPreference at or below the impact. PowerShell's own ShouldProcess would answer yes
+    /// otherwise too, but it costs more than the rest of a small command.
+    /// </summary>
+    protected bool ShouldProcessAt(ConfirmImpact impact, string target, string action)
+    {
+        var bound = MyInvocation.BoundParameters;
+        bool asked = bound.ContainsKey("WhatIf") || bound.ContainsKey("Confirm") || bound.ContainsKey("Verbose")
+            || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"))
+            || SessionState.PSVariable.GetValue("VerbosePreference") is not ActionPreference.SilentlyContinue
+            || SessionState.PSVariable.GetValue("ConfirmPreference") is not ConfirmImpact preference || preference <= impact;
+        return !asked || ShouldProcess(target, action);
+    }
+
     /// <summary>The value of an optional parameter, or null when it was not given.</summary>
     protected long? Bound(string parameterName, long value) =>
         MyInvocation.BoundParameters.ContainsKey(parameterName) ? value : null;

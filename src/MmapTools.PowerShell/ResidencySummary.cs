@@ -34,7 +34,7 @@ public sealed class ResidencySummary
     /// <summary>The interfaces that answered, comma-separated: Cachestat, Mincore.</summary>
     public string Sources => string.Join(", ", _sources);
 
-    /// <summary>Items whose count mincore may under-report (files this user neither owns nor may write).</summary>
+    /// <summary>Items whose count mincore cannot be trusted for (files this user neither owns nor may write: it reports every page resident).</summary>
     public long UntrustedItems { get; set; }
 
     /// <summary>Items that could not be examined (each has its own error).</summary>

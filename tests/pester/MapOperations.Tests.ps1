@@ -188,6 +188,28 @@ Describe 'Remove-MemoryMap and Get-MemoryMap' {
         Remove-MemoryMap $map
     }
 
+    It 'honours $WhatIfPreference and a $ConfirmPreference of Medium, and tells with -Verbose' {
+        $map = New-MemoryMap -Anonymous -Size 4KB
+        & { $WhatIfPreference = $true; Remove-MemoryMap $map }
+        $map.IsDisposed | Should -BeFalse
+        # A runspace without a user interface cannot answer the question, so the map stays.
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                param($Manifest)
+                Import-Module $Manifest
+                $m = New-MemoryMap -Anonymous -Size 4KB
+                $ConfirmPreference = 'Medium'
+                try { Remove-MemoryMap $m -ErrorAction Stop } catch { 'refused' }
+                $m.IsDisposed
+            }).AddArgument($ModuleManifest)
+            $ps.Invoke() | Should -Be @('refused', $false)
+        } finally { $ps.Dispose() }
+        $verbose = Remove-MemoryMap $map -Verbose 4>&1
+        "$verbose" | Should -Match 'Unmap'
+        $map.IsDisposed | Should -BeTrue
+    }
+
     It 'a removed map refuses every use with MapRemoved (<Cmdlet>)' -TestCases @(
         @{ Cmdlet = 'ReadMemoryMap'; Script = { Read-MemoryMap $removed -Length 1 } }
         @{ Cmdlet = 'WriteMemoryMap'; Script = { Write-MemoryMap $removed -Text 'x' } }

@@ -82,6 +82,110 @@ Describe 'Set-MemoryAdvice for files' {
     }
 }
 
+Describe 'Set-MemoryAdvice with a residency or a lock' {
+    BeforeAll {
+        # 64 MiB of zeros, written at once and flushed so that it can be evicted.
+        $script:Big = Join-Path $TestDrive 'big.bin'
+        $stream = [System.IO.File]::Create($Big)
+        try { $stream.Write([byte[]]::new(64MB), 0, 64MB); $stream.Flush($true) } finally { $stream.Dispose() }
+        # Pages 10 and 50 alone resident: evicted, then read through a map without readahead.
+        function Set-TwoPagesResident([string] $Path) {
+            Set-MemoryAdvice -Path $Path -Evict
+            $map = New-MemoryMap $Path
+            Set-MemoryAdvice $map Random
+            $null = Read-MemoryMap $map -Offset (10 * $PageSize) -Length 1
+            $null = Read-MemoryMap $map -Offset (50 * $PageSize) -Length 1
+            Remove-MemoryMap $map
+        }
+    }
+
+    It 'warms the pages a piped residency found missing (ResidencyWarm set)' {
+        Set-TwoPagesResident $Data
+        $r = Get-PageResidency $Data
+        $r.ResidentRuns.Count | Should -Be 2
+        $result = $r | Set-MemoryAdvice -Warm -PassThru
+        $result.Advice | Should -Be 'Warm'
+        $result.ResidentPagesBefore | Should -Be 2
+        $result.ResidentPagesAfter | Should -Be 64
+    }
+
+    It 'warms only the missing pages: those the residency calls resident are left alone' {
+        # A stale residency that says the second half is resident, of a file now evicted.
+        $r = Get-PageResidency $Big -Offset 32MB -Length 32MB
+        $claim = [MmapTools.PageResidency]@{
+            Path = $Big; Offset = 0; Length = 64MB; PageSize = $PageSize; TotalPages = 64MB / $PageSize
+            Device = $r.Device; Inode = $r.Inode; ResidentRuns = [MmapTools.PageRun[]]@([MmapTools.PageRun]::new(32MB / $PageSize, 32MB / $PageSize))
+        }
+        Set-MemoryAdvice -Path $Big -Evict
+        $claim | Set-MemoryAdvice -Warm
+        (Get-PageResidency $Big -Length 32MB -Detail Summary).ResidentPages | Should -Be (32MB / $PageSize)
+        # Readahead around the last gap may bring a few megabytes more, never the whole half.
+        (Get-PageResidency $Big -Offset 32MB -Detail Summary).ResidentPages | Should -BeLessThan (24MB / $PageSize)
+    }
+
+    It 'warms the whole range of a residency without runs, and evicts a residency''s range (ResidencyEvict set)' {
+        Set-MemoryAdvice -Path $Data -Evict
+        Get-PageResidency $Data -Detail Summary | Set-MemoryAdvice -Warm
+        (Get-PageResidency $Data).ResidentPages | Should -Be 64
+        $evicted = Get-PageResidency $Data -Offset 128KB | Set-MemoryAdvice -Evict -PassThru
+        $evicted.Advice | Should -Be 'Evict'
+        $evicted.ResidentPagesAfter | Should -Be 0
+        (Get-PageResidency $Data -Length 128KB).ResidentPages | Should -Be 32
+    }
+
+    It 'locks a file in memory and returns the map that holds the lock (PathLock set)' {
+        Set-MemoryAdvice -Path $Data -Evict
+        $locked = Set-MemoryAdvice -Path $Data -Lock
+        try {
+            $locked | Should -BeOfType ([MmapTools.MemoryMap])
+            (Get-MemoryMap).Id | Should -Contain $locked.Id
+            (Get-PageResidency $Data).ResidentPages | Should -Be 64
+            $smaps = Get-Content -Raw "/proc/$PID/smaps"
+            $region = [regex]::Match($smaps, '(?m)^{0:x}-[^\n]*\n(?:[A-Z][^\n]*\n)*?Locked:\s+(\d+) kB' -f [long] $locked.Address)
+            $region.Success | Should -BeTrue
+            [long] $region.Groups[1].Value | Should -Be 256
+        } finally { Remove-MemoryMap $locked }
+        $locked.IsDisposed | Should -BeTrue
+    }
+
+    It 'takes -LiteralPath and Get-ChildItem output with -Lock, and does nothing with -WhatIf' {
+        $maps = @(Get-Item $Data | Set-MemoryAdvice -Lock)
+        $maps.Count | Should -Be 1
+        Remove-MemoryMap $maps
+        @(Set-MemoryAdvice -LiteralPath $Data -Lock -WhatIf).Count | Should -Be 0
+    }
+
+    It 'names RLIMIT_MEMLOCK when the lock would pass it (MemoryLockLimit)' {
+        $prlimit = Get-Command prlimit -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        $setpriv = Get-Command setpriv -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        if (-not $prlimit -or ($IsRoot -and -not $setpriv)) { Set-ItResult -Skipped -Because 'prlimit (and, as root, setpriv) are needed'; return }
+        # A child with a 64 KiB limit; as root, also without CAP_IPC_LOCK, which ignores the limit.
+        $pwsh = Join-Path $PSHOME 'pwsh'
+        $script = "Import-Module '$ModuleManifest'; try { Set-MemoryAdvice -LiteralPath '$Data' -Lock -ErrorAction Stop } catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }"
+        $command = @($prlimit.Source, '--memlock=65536:65536', $pwsh, '-NoProfile', '-NonInteractive', '-Command', $script)
+        if ($IsRoot) { $command = @($setpriv.Source, '--bounding-set', '-ipc_lock', '--inh-caps', '-ipc_lock') + $command }
+        $output = & $command[0] $command[1..($command.Count - 1)] 2>&1 | Out-String
+        $output | Should -Match "MemoryLockLimit,$Cmd"
+        $output | Should -Match 'RLIMIT_MEMLOCK'
+    }
+
+    It '<Case> gives <ErrorId>' -TestCases @(
+        @{ Case = 'a map''s residency'; ErrorId = 'InvalidArgument'; Script = {
+                $map = New-MemoryMap -Anonymous -Size 8KB
+                try { Get-PageResidency $map | Set-MemoryAdvice -Warm } finally { Remove-MemoryMap $map } } }
+        @{ Case = '-Offset with a residency'; ErrorId = 'InvalidArgument'; Script = { Get-PageResidency $Data | Set-MemoryAdvice -Warm -Offset 4096 } }
+        @{ Case = 'a residency of a file gone since'; ErrorId = 'PathNotFound'; Script = {
+                $gone = New-TestFile (Join-Path $TestDrive 'gone.bin') 8KB
+                $r = Get-PageResidency $gone
+                Remove-Item $gone
+                $r | Set-MemoryAdvice -Warm } }
+        @{ Case = '-Lock of a directory'; ErrorId = 'NotMappable'; Script = { Set-MemoryAdvice -LiteralPath $TestDrive -Lock } }
+        @{ Case = '-Lock of an empty file'; ErrorId = 'EmptyFile'; Script = { Set-MemoryAdvice -LiteralPath (New-Item (Join-Path $TestDrive 'empty.bin') -Force).FullName -Lock } }
+    ) {
+        Get-ErrorId $Script | Should -Be "$ErrorId,$Cmd"
+    }
+}
+
 Describe 'Set-MemoryAdvice for maps' {
     AfterEach { Remove-SessionMaps }
 

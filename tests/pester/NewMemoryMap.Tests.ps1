@@ -192,6 +192,26 @@ Describe 'New-MemoryMap paths' {
         } finally { Pop-Location }
     }
 
+    It 'resolves ".." and "." segments, a drive of its own, "~" and a provider-qualified path alike' {
+        $dir = Join-Path $TestDrive 'forms'
+        $file = New-TestFile (Join-Path $dir 'sub/f.bin') 4KB
+        Push-Location (Join-Path $dir 'sub')
+        try {
+            (New-MemoryMap -LiteralPath ../sub/./f.bin).Path | Should -Be $file
+            (New-MemoryMap -LiteralPath "$dir/sub/../sub/f.bin").Path | Should -Be $file
+            (New-MemoryMap "Microsoft.PowerShell.Core\FileSystem::$file").Path | Should -Be $file
+        } finally { Pop-Location }
+        $null = New-PSDrive -Name MmapForms -PSProvider FileSystem -Root $dir
+        try {
+            Push-Location MmapForms:/sub
+            try { (New-MemoryMap -LiteralPath f.bin).Path | Should -Be $file } finally { Pop-Location }
+            (New-MemoryMap MmapForms:/sub/f.bin).Path | Should -Be $file
+        } finally { Remove-PSDrive MmapForms }
+        $profileDir = [Environment]::GetFolderPath('UserProfile')
+        $inHome = Get-ChildItem -LiteralPath $profileDir -File -ErrorAction Ignore | Where-Object Length -gt 0 | Select-Object -First 1
+        if ($inHome) { (New-MemoryMap -LiteralPath "~/$($inHome.Name)").Path | Should -Be $inHome.FullName }
+    }
+
     It 'takes paths from the pipeline: strings by value and Get-ChildItem output by PSPath' {
         $dir = Join-Path $TestDrive 'piped'
         $null = New-TestFile (Join-Path $dir 'one.bin') 4KB

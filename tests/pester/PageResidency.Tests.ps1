@@ -102,10 +102,10 @@ Describe 'Get-PageResidency of files' {
 }
 
 Describe 'Get-PageResidency of directories' {
-    It 'gives the files directly in a directory without -Recurse' {
+    It 'gives the files directly in a directory without -Recurse, in the order the file system lists them' {
         $r = @(Get-PageResidency $Tree)
         $r.Count | Should -Be 3
-        ($r.Path | ForEach-Object { Split-Path -Leaf $_ }) | Should -Be @('big.bin', 'empty.bin', 'small.bin')
+        ($r.Path | ForEach-Object { Split-Path -Leaf $_ } | Sort-Object) | Should -Be @('big.bin', 'empty.bin', 'small.bin')
     }
 
     It 'walks the whole tree with -Recurse, skipping the FIFO and the symbolic link' {
@@ -152,6 +152,111 @@ Describe 'Get-PageResidency of directories' {
         $runs = Get-PageResidency $Tree -Recurse -Summary -Detail Runs
         $runs.Sources | Should -Be 'Mincore'
         $runs.ResidentPages | Should -Be $counts.ResidentPages
+    }
+}
+
+Describe 'Get-PageResidency walking options' {
+    BeforeAll {
+        # A tree of its own: two files, a link to a file inside, a link to a folder outside, a link
+        # back up (a loop), a link to /dev/shm (another file system) and a dangling link.
+        $script:Walk = Join-Path $TestDrive 'walk'
+        $script:Outside = Join-Path $TestDrive 'outside'
+        $null = New-TestFile (Join-Path $Walk 'keep.bin') 8KB
+        $null = New-TestFile (Join-Path $Walk 'skip.tmp') 4KB
+        $null = New-TestFile (Join-Path $Walk 'logs/big.log') 64KB
+        $null = New-TestFile (Join-Path $Outside 'far.bin') 12KB
+        $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Walk 'to-keep') -Target (Join-Path $Walk 'keep.bin')
+        $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Walk 'to-outside') -Target $Outside
+        $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Walk 'logs/up') -Target $Walk
+        $script:Shm = "/dev/shm/mmaptools-pester-$PID"
+        $null = New-Item -ItemType Directory -Force $Shm
+        [IO.File]::WriteAllBytes("$Shm/in-shm.bin", [byte[]]::new(8KB))
+        $null = New-Item -ItemType SymbolicLink -Path (Join-Path $Walk 'to-shm') -Target $Shm
+        function Get-Names($Results) { @($Results | ForEach-Object { Split-Path -Leaf $_.Path } | Sort-Object) }
+    }
+
+    AfterAll { Remove-Item -LiteralPath $Shm -Recurse -Force -ErrorAction Ignore }
+
+    It 'follows no symbolic links in a walk by default' {
+        Get-Names (Get-PageResidency $Walk -Recurse) | Should -Be @('big.log', 'keep.bin', 'skip.tmp')
+    }
+
+    It 'follows them with -FollowSymlink, counting each file once and cutting the loop' {
+        $s = Get-PageResidency $Walk -Recurse -FollowSymlink -Summary
+        # keep.bin counts once, by the path met first: its own or the link's.
+        $names = Get-Names (Get-PageResidency $Walk -Recurse -FollowSymlink)
+        $names.Count | Should -Be 4
+        $names | Should -Contain 'far.bin'
+        @($names | Where-Object { $_ -in 'keep.bin', 'to-keep' }).Count | Should -Be 1
+        $s.Files | Should -Be 4
+        $s.TotalPages | Should -Be (2 + 1 + 16 + 3)
+        $s.Directories | Should -Be 3 # walk, logs, outside: the loop back to walk is not walked again
+    }
+
+    It 'stays on one file system unless -CrossFileSystem is given' {
+        if ((& stat -c %d $Shm) -eq (& stat -c %d $Walk)) { Set-ItResult -Skipped -Because '/dev/shm is on the same file system as TestDrive'; return }
+        Get-Names (Get-PageResidency $Walk -Recurse -FollowSymlink) | Should -Not -Contain 'in-shm.bin'
+        Get-Names (Get-PageResidency $Walk -Recurse -FollowSymlink -CrossFileSystem) | Should -Contain 'in-shm.bin'
+    }
+
+    It 'selects files by name with -Include and -Exclude, case-insensitively like Get-ChildItem' {
+        Get-Names (Get-PageResidency $Walk -Recurse -Include *.BIN, *.log) | Should -Be @('big.log', 'keep.bin')
+        Get-Names (Get-PageResidency $Walk -Recurse -Exclude *.tmp) | Should -Be @('big.log', 'keep.bin')
+        # An excluded directory is not walked.
+        Get-Names (Get-PageResidency $Walk -Recurse -Exclude logs) | Should -Be @('keep.bin', 'skip.tmp')
+        # Files named directly and piped obey them too.
+        @(Get-ChildItem $Walk -File | Get-PageResidency -Exclude *.tmp).Count | Should -Be 1
+    }
+
+    It 'skips files larger than -MaxFileSize, like vmtouch -m' {
+        Get-Names (Get-PageResidency $Walk -Recurse -MaxFileSize 8KB) | Should -Be @('keep.bin', 'skip.tmp')
+        (Get-PageResidency $Walk -Recurse -MaxFileSize 0 -Summary).Files | Should -Be 0
+    }
+
+    It 'turns files that vanish mid-walk into errors and goes on' {
+        $dir = Join-Path $TestDrive 'vanish'
+        foreach ($i in 1..6) { $null = New-TestFile (Join-Path $dir "f$i.bin") 4KB }
+        $script:first = $null
+        $records = Get-ErrorRecords {
+            $script:seen = @(Get-PageResidency $dir | ForEach-Object {
+                if (-not $script:first) {
+                    $script:first = $_.Path
+                    Get-ChildItem $dir -File | Where-Object FullName -ne $_.Path | Remove-Item
+                }
+                $_
+            })
+        }
+        $seen.Count | Should -Be 1
+        $records.Count | Should -Be 5
+        $records | ForEach-Object { $_.FullyQualifiedErrorId | Should -Be "PathNotFound,$Cmd" }
+    }
+
+    It 'shows a progress bar on a walk that takes longer than a second' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                param($Manifest, $Dir)
+                Import-Module $Manifest
+                $ProgressPreference = 'Continue'
+                Get-PageResidency $Dir -Recurse | ForEach-Object { Start-Sleep -Milliseconds 600 }
+            }).AddArgument($ModuleManifest).AddArgument($Walk)
+            $null = $ps.Invoke()
+            $progress = @($ps.Streams.Progress | Where-Object Activity -eq 'Get-PageResidency')
+            $progress.Count | Should -BeGreaterThan 1
+            $progress[0].StatusDescription | Should -Match '\d+ files in \d+ directories'
+            $progress[-1].RecordType | Should -Be 'Completed'
+        } finally { $ps.Dispose() }
+    }
+
+    It '<Case> gives <ErrorId>' -TestCases @(
+        @{ Case = 'a negative -MaxFileSize'; ErrorId = 'ParameterArgumentValidationError'; Script = { Get-PageResidency $Walk -MaxFileSize -1 } }
+        @{ Case = 'an empty -Include'; ErrorId = 'ParameterArgumentValidationError'; Script = { Get-PageResidency $Walk -Include @() } }
+        @{ Case = 'a dangling link named directly'; ErrorId = 'PathNotFound'; Script = {
+                $null = New-Item -ItemType SymbolicLink -Path (Join-Path $TestDrive 'dangling') -Target (Join-Path $TestDrive 'nothing') -Force
+                Get-PageResidency -LiteralPath (Join-Path $TestDrive 'dangling') } }
+        @{ Case = 'a walk option with a map'; ErrorId = 'AmbiguousParameterSet'; Script = { Get-PageResidency -Map (New-MemoryMap -Anonymous -Size 4KB) -Recurse } }
+    ) {
+        Get-ErrorId $Script | Should -BeLike "$ErrorId,*"
     }
 }
 

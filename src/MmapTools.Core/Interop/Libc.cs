@@ -131,7 +131,7 @@ internal static unsafe partial class Libc
     public static partial nint process_vm_writev(int pid, Iovec* local, nuint localCount, Iovec* remote, nuint remoteCount, nuint flags);
 
     // <linux/resource.h>
-    public const int RUSAGE_SELF = 0, RUSAGE_THREAD = 1, RLIMIT_MEMLOCK = 8;
+    public const int RUSAGE_SELF = 0, RUSAGE_THREAD = 1, RLIMIT_MEMLOCK = 8, RLIMIT_AS = 9;
 
     public struct Rusage
     {

@@ -1,0 +1,366 @@
+using System.Buffers;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using MmapTools.Interop;
+
+namespace MmapTools;
+
+/// <summary>What a <see cref="ResidencyWalker"/> met.</summary>
+public enum ResidencyWalkItemKind
+{
+    /// <summary>A regular file, with its residency.</summary>
+    File,
+    /// <summary>A directory whose entries are about to be read.</summary>
+    Directory,
+    /// <summary>A file or directory that could not be examined; the walk goes on.</summary>
+    Error,
+}
+
+/// <summary>One step of a walk: a file and its residency, a directory entered, or an error about a path.</summary>
+public readonly record struct ResidencyWalkItem(ResidencyWalkItemKind Kind, string Path, PageResidency? Residency = null, Exception? Error = null);
+
+/// <summary>What a <see cref="ResidencyWalker"/> examines, and how much it finds out about each file.</summary>
+public sealed class ResidencyWalkOptions
+{
+    /// <summary>Walks the directories below each directory named, not only the files directly in it.</summary>
+    public bool Recurse { get; init; }
+
+    /// <summary>Follows symbolic links met in a walk, to files and to directories (a directory is walked
+    /// once however it is reached, so links cannot loop). Without it links met in a walk are skipped;
+    /// a link named directly is always followed. With it every file is remembered, so that a link and
+    /// its target count once.</summary>
+    public bool FollowSymlinks { get; init; }
+
+    /// <summary>Walks into directories on other file systems (mount points). Without it a walk stays
+    /// on the file system of the directory it started from, as vmtouch -F and find -xdev do.</summary>
+    public bool CrossFileSystems { get; init; }
+
+    /// <summary>Files larger than this many bytes are skipped, as vmtouch -m does; null: no limit.</summary>
+    public long? MaxFileSize { get; init; }
+
+    /// <summary>When set, only files whose name it accepts are examined (directories are walked whatever their name).</summary>
+    public Func<string, bool>? Include { get; init; }
+
+    /// <summary>When set, files and directories whose name it accepts are skipped (an excluded directory is not walked).</summary>
+    public Func<string, bool>? Exclude { get; init; }
+
+    /// <summary>The byte range examined in each file: from <see cref="Offset"/>, <see cref="Length"/> bytes (null: to the end).</summary>
+    public long Offset { get; init; }
+
+    /// <inheritdoc cref="Offset"/>
+    public long? Length { get; init; }
+
+    /// <summary>How much to find out for each file; Summary (the default) answers with one cachestat call where the kernel has it.</summary>
+    public ResidencyDetail Detail { get; init; } = ResidencyDetail.Summary;
+}
+
+/// <summary>
+/// Page-cache residency of files and directory trees of any size, streamed: a walk holds the
+/// directories still to visit (their paths) and the directory being read, never a list of files.
+/// Each directory is read with getdents64 a buffer at a time and each file is opened relative to
+/// it (openat, statx, cachestat, close: four calls a file where cachestat answers).
+/// <para>
+/// One walker counts each file once over all its calls to <see cref="Examine"/>: a directory is
+/// walked once however often it is named or reached; hard links to one file (link count above 1)
+/// count once, by the first path met, as in vmtouch, and only those files are remembered; a file
+/// named directly counts once, and not again in a directory walked before or after. Files are
+/// given in the order the file system lists them, each directory's files before the directories below it.
+/// </para>
+/// Not thread-safe: use one walker per thread.
+/// </summary>
+public sealed unsafe class ResidencyWalker
+{
+    private const int BufferBytes = 32 * 1024;
+
+    private readonly HashSet<(ulong Device, ulong Inode)> _directories = new();
+    private readonly HashSet<(ulong Device, ulong Inode)> _files = new();
+
+    public ResidencyWalker(ResidencyWalkOptions? options = null)
+    {
+        options ??= new ResidencyWalkOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Offset, "offset");
+        if (options.Length is { } length) ArgumentOutOfRangeException.ThrowIfNegative(length, "length");
+        if (options.MaxFileSize is { } max) ArgumentOutOfRangeException.ThrowIfNegative(max, "maxFileSize");
+        if (!Enum.IsDefined(options.Detail)) throw new ArgumentOutOfRangeException(nameof(options), options.Detail, "Not a known ResidencyDetail.");
+        Options = options;
+    }
+
+    public ResidencyWalkOptions Options { get; }
+
+    /// <summary>
+    /// A file's residency, or a directory's files (all below it with <see cref="ResidencyWalkOptions.Recurse"/>),
+    /// lazily: nothing is read until the result is enumerated. A relative path is relative to the
+    /// process's current directory. A symbolic link named here is followed. Failures become
+    /// <see cref="ResidencyWalkItemKind.Error"/> items and the walk goes on.
+    /// </summary>
+    public IEnumerable<ResidencyWalkItem> Examine(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = System.IO.Path.GetFullPath(path);
+        if (full.Length > 1) full = full.TrimEnd('/');
+        return ExamineFullPath(full.Length == 0 ? "/" : full);
+    }
+
+    private IEnumerable<ResidencyWalkItem> ExamineFullPath(string path)
+    {
+        if (!TryStat(Libc.AT_FDCWD, path, follow: false, out var st, out var error))
+        {
+            yield return Failed(path, error);
+            yield break;
+        }
+        string target = path;
+        if ((st.Mode & Libc.S_IFMT) == Libc.S_IFLNK)
+        {
+            // A link named directly counts as its target.
+            if (!TryStat(Libc.AT_FDCWD, path, follow: true, out st, out error))
+            {
+                yield return Failed(path, error);
+                yield break;
+            }
+            target = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        string name = NameOf(path);
+        if (Options.Exclude?.Invoke(name) == true) yield break;
+        if ((st.Mode & Libc.S_IFMT) == Libc.S_IFDIR)
+        {
+            foreach (var item in Walk(target, st)) yield return item;
+        }
+        else if (ExamineNamedFile(target, name, st) is { } item)
+        {
+            yield return item;
+        }
+    }
+
+    private ResidencyWalkItem? ExamineNamedFile(string file, string name, in Libc.Statx st)
+    {
+        bool regular = (st.Mode & Libc.S_IFMT) == Libc.S_IFREG;
+        if (regular && Options.Include?.Invoke(name) == false) return null;
+        if (regular && Options.MaxFileSize is { } max && (long)st.Size > max) return null;
+        var id = IdOf(st);
+        if (_files.Contains(id)) return null;
+        // Already counted by the walk of its directory.
+        if (_directories.Count > 0 && System.IO.Path.GetDirectoryName(file) is { } parent
+            && TryStat(Libc.AT_FDCWD, parent, follow: true, out var parentStat, out _) && _directories.Contains(IdOf(parentStat)))
+            return null;
+        try
+        {
+            var residency = PageCache.GetResidency(file, Options.Offset, Options.Length, Options.Detail);
+            _files.Add(id);
+            return new ResidencyWalkItem(ResidencyWalkItemKind.File, file, residency);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed(file, e);
+        }
+    }
+
+    /// <summary>The directory's files, then the directories below it, depth first, in the order the file system lists them.</summary>
+    private IEnumerable<ResidencyWalkItem> Walk(string root, Libc.Statx rootStat)
+    {
+        if (!_directories.Add(IdOf(rootStat))) yield break;
+        ulong device = DeviceOf(rootStat);
+        var pending = new Stack<string>();
+        var below = new List<string>();
+        pending.Push(root);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferBytes);
+        try
+        {
+            while (pending.TryPop(out string? directory))
+            {
+                yield return new ResidencyWalkItem(ResidencyWalkItemKind.Directory, directory);
+                int fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+                if (fd < 0)
+                {
+                    yield return Failed(directory, SystemCallException.FromLastError("open", errno => NativeFile.OpenHint(directory, false, errno)));
+                    continue;
+                }
+                try
+                {
+                    while (true)
+                    {
+                        nint filled = ReadEntries(fd, buffer);
+                        if (filled < 0)
+                        {
+                            yield return Failed(directory, SystemCallException.FromLastError("getdents64", errno => errno == Errno.ENOTDIR
+                                ? $"'{directory}' is no longer a directory." : null));
+                            break;
+                        }
+                        if (filled == 0) break;
+                        for (int at = 0; at < filled;)
+                        {
+                            int length = BitConverter.ToUInt16(buffer, at + Libc.DirentReclenOffset);
+                            byte type = buffer[at + Libc.DirentTypeOffset];
+                            int nameStart = at + Libc.DirentNameOffset;
+                            int nameLength = buffer.AsSpan(nameStart, length - Libc.DirentNameOffset).IndexOf((byte)0);
+                            at += length;
+                            if (nameLength < 0 || IsDotOrDotDot(buffer.AsSpan(nameStart, nameLength))) continue;
+                            if (ExamineEntry(fd, directory, buffer, nameStart, nameLength, type, device, below) is { } item)
+                                yield return item;
+                        }
+                    }
+                }
+                finally
+                {
+                    Libc.close(fd);
+                }
+                for (int i = below.Count - 1; i >= 0; i--) pending.Push(below[i]);
+                below.Clear();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>One directory entry: a file examined (or an error), nothing for what is skipped; a directory to walk is added to <paramref name="below"/>.</summary>
+    private ResidencyWalkItem? ExamineEntry(int directoryFd, string directory, byte[] buffer, int nameStart, int nameLength, byte type,
+        ulong device, List<string> below)
+    {
+        string? name = null;
+        Libc.Statx st = default;
+        bool stated = false;
+        if (type == Libc.DT_UNKNOWN || (type == Libc.DT_LNK && Options.FollowSymlinks))
+        {
+            // The file system did not say what the entry is, or it is a link to follow: ask.
+            if (!TryStatAt(directoryFd, buffer, nameStart, follow: Options.FollowSymlinks, out st, out var error))
+                return Failed(Join(directory, name = Decode(buffer, nameStart, nameLength)), error);
+            stated = true;
+            type = TypeOf(st.Mode);
+        }
+        if (type == Libc.DT_DIR)
+        {
+            if (!Options.Recurse) return null;
+            name = Decode(buffer, nameStart, nameLength);
+            if (Options.Exclude?.Invoke(name) == true) return null;
+            if (!stated && !TryStatAt(directoryFd, buffer, nameStart, follow: false, out st, out var error))
+                return Failed(Join(directory, name), error);
+            if (!Options.CrossFileSystems && DeviceOf(st) != device) return null;
+            if (_directories.Add(IdOf(st))) below.Add(Join(directory, name));
+            return null;
+        }
+        // Links not followed, FIFOs, sockets and devices hold no pages of a file.
+        if (type != Libc.DT_REG) return null;
+        if (Options.Include is not null || Options.Exclude is not null)
+        {
+            name = Decode(buffer, nameStart, nameLength);
+            if (Options.Exclude?.Invoke(name) == true || Options.Include?.Invoke(name) == false) return null;
+        }
+        int fd = OpenAt(directoryFd, buffer, nameStart);
+        if (fd < 0)
+        {
+            string failed = Join(directory, name ?? Decode(buffer, nameStart, nameLength));
+            return Failed(failed, SystemCallException.FromLastError("open", errno => NativeFile.OpenHint(failed, false, errno)));
+        }
+        string? path = null;
+        try
+        {
+            if (!TryStat(fd, out st, out var statError))
+                return Failed(path = Join(directory, name ?? Decode(buffer, nameStart, nameLength)), statError);
+            // Replaced by something else since the directory was read.
+            if ((st.Mode & Libc.S_IFMT) != Libc.S_IFREG) return null;
+            if (Options.MaxFileSize is { } max && (long)st.Size > max) return null;
+            var id = IdOf(st);
+            bool counted = st.NLink > 1 || Options.FollowSymlinks ? !_files.Add(id) : _files.Count > 0 && _files.Contains(id);
+            if (counted) return null;
+            path = Join(directory, name ?? Decode(buffer, nameStart, nameLength));
+            using var handle = new SafeFileHandle(fd, ownsHandle: false);
+            var residency = PageCache.GetResidency(handle, st, path, Options.Offset, Options.Length, Options.Detail);
+            return new ResidencyWalkItem(ResidencyWalkItemKind.File, path, residency);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed(path ?? Join(directory, name ?? Decode(buffer, nameStart, nameLength)), e);
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    private static ResidencyWalkItem Failed(string path, Exception error) => new(ResidencyWalkItemKind.Error, path, null, error);
+
+    private static nint ReadEntries(int fd, byte[] buffer)
+    {
+        fixed (byte* entries = buffer)
+            return Libc.getdents64(fd, entries, (nuint)BufferBytes);
+    }
+
+    private static int OpenAt(int directoryFd, byte[] buffer, int nameStart)
+    {
+        fixed (byte* name = &buffer[nameStart])
+            return Libc.openat(directoryFd, name, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
+    }
+
+    private static bool TryStatAt(int directoryFd, byte[] buffer, int nameStart, bool follow, out Libc.Statx st, out Exception error)
+    {
+        fixed (byte* name = &buffer[nameStart])
+        fixed (Libc.Statx* result = &st)
+        {
+            int flags = Libc.AT_NO_AUTOMOUNT | (follow ? 0 : Libc.AT_SYMLINK_NOFOLLOW);
+            if (Libc.statxAt(directoryFd, name, flags, Libc.STATX_BASIC_STATS, result) == 0)
+            {
+                error = null!;
+                return true;
+            }
+        }
+        int errno = Libc.LastError;
+        error = new SystemCallException("statx", errno, errno == Errno.ENOENT
+            ? (follow ? "It vanished, or it is a symbolic link to nothing." : "It vanished while the directory was read.") : null);
+        return false;
+    }
+
+    private static bool TryStat(int fd, out Libc.Statx st, out Exception error)
+    {
+        byte empty = 0;
+        fixed (Libc.Statx* result = &st)
+        {
+            if (Libc.statxAt(fd, &empty, Libc.AT_EMPTY_PATH, Libc.STATX_BASIC_STATS, result) == 0)
+            {
+                error = null!;
+                return true;
+            }
+        }
+        error = SystemCallException.FromLastError("statx");
+        return false;
+    }
+
+    private static bool TryStat(int directoryFd, string path, bool follow, out Libc.Statx st, out Exception error)
+    {
+        fixed (Libc.Statx* result = &st)
+        {
+            if (Libc.statx(directoryFd, path, follow ? 0 : Libc.AT_SYMLINK_NOFOLLOW, Libc.STATX_BASIC_STATS, result) == 0)
+            {
+                error = null!;
+                return true;
+            }
+        }
+        int errno = Libc.LastError;
+        error = new SystemCallException("statx", errno, errno == Errno.ENOENT
+            ? (follow ? $"'{path}' does not exist, or is a symbolic link to nothing." : $"'{path}' does not exist.")
+            : NativeFile.OpenHint(path, false, errno));
+        return false;
+    }
+
+    private static byte TypeOf(int mode) => (mode & Libc.S_IFMT) switch
+    {
+        Libc.S_IFREG => Libc.DT_REG,
+        Libc.S_IFDIR => Libc.DT_DIR,
+        Libc.S_IFLNK => Libc.DT_LNK,
+        _ => Libc.DT_UNKNOWN,
+    };
+
+    private static bool IsDotOrDotDot(ReadOnlySpan<byte> name) =>
+        name.Length is 1 or 2 && name[0] == (byte)'.' && (name.Length == 1 || name[1] == (byte)'.');
+
+    private static string Decode(byte[] buffer, int start, int length) => Encoding.UTF8.GetString(buffer, start, length);
+
+    private static string Join(string directory, string name) =>
+        directory.EndsWith('/') ? directory + name : string.Concat(directory, "/", name);
+
+    private static string NameOf(string path) => path == "/" ? "/" : System.IO.Path.GetFileName(path);
+
+    private static ulong DeviceOf(in Libc.Statx st) => ((ulong)st.DevMajor << 32) | st.DevMinor;
+
+    private static (ulong, ulong) IdOf(in Libc.Statx st) => (DeviceOf(st), st.Inode);
+}
