@@ -1,0 +1,445 @@
+# What every *.Experiments.ps1 shares: the one way to record a claim's measurement and verdict,
+# a scratch directory on a disk-backed file system, children (python3, a C compiler) for what must
+# happen in another process, the compiled loops of Probe.cs, and readers of /proc.
+#
+# Each experiments file calls Initialize-ExperimentLog with its name in BeforeAll; each It ends with
+# Set-ExperimentResult (or Skip-Experiment), which appends one JSON line to
+# <results>/<file>.jsonl. The results directory is $env:MMAPTOOLS_EXPERIMENT_RESULTS, else
+# artifacts/experiments/results. Write-ExperimentReport.ps1 renders the lines as report.md/.html.
+Set-StrictMode -Version Latest
+
+$script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+$script:LogPath = $null
+$script:LogFile = $null
+$script:Sequence = 0
+
+# The seed's sections in its own order (the report follows it).
+$script:Sections = @(
+    'introduction', 'how it works', 'flags that matter', 'anonymous mappings', 'shared memory',
+    'msync and coherence', 'when mmap is good', 'when mmap is bad', 'munmap and cleanup', 'notes'
+)
+
+# ---------------------------------------------------------------- results
+
+function Get-ExperimentResultDirectory {
+    if ($env:MMAPTOOLS_EXPERIMENT_RESULTS) { return $env:MMAPTOOLS_EXPERIMENT_RESULTS }
+    Join-Path $script:RepoRoot 'artifacts/experiments/results'
+}
+
+<#
+.SYNOPSIS
+    Starts the results of one experiments file: <results>/<Name>.jsonl, emptied.
+#>
+function Initialize-ExperimentLog {
+    param([Parameter(Mandatory)] [string] $Name)
+    $directory = Get-ExperimentResultDirectory
+    $null = New-Item -ItemType Directory -Force -Path $directory
+    $script:LogFile = $Name
+    $script:LogPath = Join-Path $directory "$Name.jsonl"
+    $script:Sequence = 0
+    Set-Content -LiteralPath $script:LogPath -Value $null -NoNewline
+}
+
+<#
+.SYNOPSIS
+    Records what an experiment measured and its verdict on the claim.
+.PARAMETER Claim
+    The claim, in words that make sense without the seed text.
+.PARAMETER Section
+    The seed section it comes from.
+.PARAMETER Measured
+    Name -> value: the numbers (and a few facts) measured here, in an ordered dictionary.
+.PARAMETER Verdict
+    holds | holds with a nuance | does not hold here | cannot be measured here.
+.PARAMETER Why
+    The reading of the numbers: what really happens here, in plain words.
+#>
+function Set-ExperimentResult {
+    param(
+        [Parameter(Mandatory)] [string] $Claim,
+        [Parameter(Mandatory)] [string] $Section,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Measured,
+        [Parameter(Mandatory)] [ValidateSet('holds', 'holds with a nuance', 'does not hold here', 'cannot be measured here')] [string] $Verdict,
+        [Parameter(Mandatory)] [string] $Why
+    )
+    if (-not $script:LogPath) { throw 'Initialize-ExperimentLog was not called in this file''s BeforeAll.' }
+    if ($Section -notin $script:Sections) { throw "'$Section' is not a section of the seed text ($($script:Sections -join ', '))." }
+    $values = [ordered]@{}
+    foreach ($key in $Measured.Keys) { $values[[string] $key] = ConvertTo-ReportValue $Measured[$key] }
+    $script:Sequence++
+    $record = [ordered]@{
+        file     = $script:LogFile
+        sequence = $script:Sequence
+        section  = $Section
+        claim    = $Claim
+        verdict  = $Verdict
+        measured = $values
+        why      = $Why
+        at       = [DateTime]::UtcNow.ToString('o')
+    }
+    Add-Content -LiteralPath $script:LogPath -Value ($record | ConvertTo-Json -Compress -Depth 4)
+}
+
+<#
+.SYNOPSIS
+    Records that a claim cannot be measured here (with why, and whatever was measured) and skips the It.
+#>
+function Skip-Experiment {
+    param(
+        [Parameter(Mandatory)] [string] $Claim,
+        [Parameter(Mandatory)] [string] $Section,
+        [System.Collections.IDictionary] $Measured = [ordered]@{},
+        [Parameter(Mandatory)] [string] $Why
+    )
+    Set-ExperimentResult -Claim $Claim -Section $Section -Measured $Measured -Verdict 'cannot be measured here' -Why $Why
+    Set-ItResult -Skipped -Because $Why
+}
+
+# Numbers keep up to 3 decimals; booleans and strings pass; lists become "a, b, c".
+function ConvertTo-ReportValue($Value) {
+    if ($null -eq $Value) { return 'n/a' }
+    if ($Value -is [double] -or $Value -is [single] -or $Value -is [decimal]) { return [Math]::Round([double] $Value, 3) }
+    if ($Value -is [TimeSpan]) { return [Math]::Round($Value.TotalMilliseconds, 3) }
+    if ($Value -is [string] -or $Value -is [bool] -or $Value -is [ValueType]) { return $Value }
+    if ($Value -is [System.Collections.IEnumerable]) { return (@($Value) | ForEach-Object { ConvertTo-ReportValue $_ }) -join ', ' }
+    [string] $Value
+}
+
+# ---------------------------------------------------------------- files
+
+<#
+.SYNOPSIS
+    A scratch directory for this experiments file on a disk-backed file system (artifacts/experiments/scratch):
+    page-cache experiments need pages that can be evicted and read back from a disk, which tmpfs cannot give.
+#>
+function New-ExperimentDirectory {
+    param([Parameter(Mandatory)] [string] $Name)
+    $path = Join-Path $script:RepoRoot "artifacts/experiments/scratch/$Name-$PID"
+    $null = New-Item -ItemType Directory -Force -Path $path
+    (Resolve-Path -LiteralPath $path).ProviderPath
+}
+
+function Remove-ExperimentDirectory([string] $Path) {
+    if ($Path -and (Test-Path -LiteralPath $Path)) { Remove-Item -LiteralPath $Path -Recurse -Force -ErrorAction Continue }
+    $parent = Split-Path -Parent $Path
+    if ((Test-Path -LiteralPath $parent) -and -not (Get-ChildItem -LiteralPath $parent -Force)) { Remove-Item -LiteralPath $parent -ErrorAction Ignore }
+}
+
+# The file system type of a path (ext4 appears as ext2/ext3 to stat -f).
+function Get-FileSystemType([string] $Path) {
+    $type = & stat -f -c '%T' $Path 2>$null
+    if ($LASTEXITCODE -eq 0) { $type } else { 'unknown' }
+}
+
+<#
+.SYNOPSIS
+    Writes a file of Size random bytes (seeded) and flushes it to the disk, so that it can be evicted.
+#>
+function New-ExperimentFile {
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [long] $Size, [int] $Seed = 1)
+    $chunk = [byte[]]::new([Math]::Min($Size, 4MB))
+    $random = [Random]::new($Seed)
+    $stream = [IO.File]::Create($Path)
+    try {
+        for ($done = 0L; $done -lt $Size; $done += $chunk.Length) {
+            $random.NextBytes($chunk)
+            $stream.Write($chunk, 0, [int] [Math]::Min($chunk.Length, $Size - $done))
+        }
+        $stream.Flush($true)
+    } finally { $stream.Dispose() }
+    $Path
+}
+
+<#
+.SYNOPSIS
+    Whether the kernel counts a file's dirty pages for Get-PageResidency (cachestat, Linux 6.5+).
+#>
+function Test-DirtyCounts {
+    param([Parameter(Mandatory)] [string] $Directory)
+    $probe = New-ExperimentFile (Join-Path $Directory 'dirty-probe.bin') 4096
+    try { $null -ne (Get-PageResidency $probe -Summary).DirtyPages } finally { Remove-Item -LiteralPath $probe }
+}
+
+$script:NoDirtyCountsReason = 'This kernel does not count dirty pages (cachestat needs Linux 6.5 or later), and this claim is about them.'
+function Get-NoDirtyCountsReason { $script:NoDirtyCountsReason }
+
+# ---------------------------------------------------------------- children
+
+<#
+.SYNOPSIS
+    The python3 that children run with (Debian's /usr/bin/python3 first), or $null.
+#>
+function Get-Python {
+    foreach ($candidate in '/usr/bin/python3', 'python3') {
+        $command = Get-Command $candidate -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        if ($command) { return $command.Source }
+    }
+    $null
+}
+
+# The C compiler (cc or gcc), or $null: CI's fresh machine may have none.
+function Get-CCompiler {
+    foreach ($candidate in 'cc', 'gcc') {
+        $command = Get-Command $candidate -CommandType Application -ErrorAction Ignore | Select-Object -First 1
+        if ($command) { return $command.Source }
+    }
+    $null
+}
+
+$script:SignalNames = @{ 6 = 'SIGABRT'; 7 = 'SIGBUS'; 9 = 'SIGKILL'; 11 = 'SIGSEGV'; 15 = 'SIGTERM' }
+
+<#
+.SYNOPSIS
+    Runs a program to its end and returns its exit code, the signal that killed it (if one did),
+    its output and its error output. .NET reports a child killed by signal N as exit code 128 + N.
+#>
+function Invoke-Child {
+    param(
+        [Parameter(Mandatory)] [string] $FilePath,
+        [string[]] $ArgumentList = @(),
+        [string] $InputText,
+        [int] $TimeoutSeconds = 60
+    )
+    $info = [Diagnostics.ProcessStartInfo]::new($FilePath)
+    foreach ($argument in $ArgumentList) { $info.ArgumentList.Add($argument) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $info.RedirectStandardInput = $true
+    $info.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($info)
+    try {
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        if ($InputText) { $process.StandardInput.Write($InputText) }
+        $process.StandardInput.Close()
+        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
+            $process.Kill($true)
+            throw "$FilePath did not finish within $TimeoutSeconds s"
+        }
+        $process.WaitForExit()
+        $code = $process.ExitCode
+        $signal = if ($code -gt 128 -and $code -lt 160) { $code - 128 } else { 0 }
+        [pscustomobject]@{
+            ExitCode   = $code
+            Signal     = $signal
+            SignalName = if ($signal) { $script:SignalNames[$signal] ?? "signal $signal" } else { '' }
+            StdOut     = $stdout.Result
+            StdErr     = $stderr.Result
+        }
+    } finally { $process.Dispose() }
+}
+
+# What every python child starts with: libc through ctypes with the kernel's constants, no core
+# dumps when it is killed on purpose, and out(**values) to report one JSON line.
+$script:PythonPrelude = @'
+import ctypes, ctypes.util, json, mmap, os, resource, signal, sys, time
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+if hasattr(libc, 'malloc_trim'):  # glibc
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.sbrk.restype = ctypes.c_void_p
+    libc.sbrk.argtypes = [ctypes.c_long]
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+MAP_NORESERVE, MAP_POPULATE, MAP_FIXED_NOREPLACE = 0x4000, 0x8000, 0x100000
+MAP_FAILED = ctypes.c_void_p(-1).value
+PAGE = os.sysconf('SC_PAGE_SIZE')
+def out(**values):
+    print(json.dumps(values), flush=True)
+def peek(address):
+    return ctypes.c_ubyte.from_address(address).value
+def poke(address, value):
+    ctypes.c_ubyte.from_address(address).value = value
+def region_of(address):
+    for line in open('/proc/self/maps'):
+        span = line.split()[0].split('-')
+        if int(span[0], 16) <= address < int(span[1], 16):
+            return line.split()
+    return None
+'@
+
+<#
+.SYNOPSIS
+    Runs python3 -c Code with arguments (Invoke-Child), after a prelude that binds libc with
+    ctypes (see $PythonPrelude); the last line of output that is JSON is parsed into Data.
+#>
+function Invoke-Python {
+    param([Parameter(Mandatory)] [string] $Code, [string[]] $ArgumentList = @(), [int] $TimeoutSeconds = 60)
+    $python = Get-Python
+    if (-not $python) { throw 'python3 is not available' }
+    $result = Invoke-Child -FilePath $python -ArgumentList (@('-c', ($script:PythonPrelude + "`n" + $Code)) + $ArgumentList) -TimeoutSeconds $TimeoutSeconds
+    $last = ($result.StdOut -split '\r?\n' | Where-Object { $_ -match '^\s*[\[{]' } | Select-Object -Last 1)
+    $data = if ($last) { try { $last | ConvertFrom-Json } catch { $null } }
+    $result | Add-Member -NotePropertyName Data -NotePropertyValue $data -PassThru
+}
+
+<#
+.SYNOPSIS
+    Starts python3 -c Code as a long-lived child that talks through lines on stdin/stdout; read with
+    Read-ChildLine, end with Stop-Child.
+#>
+function Start-PythonChild {
+    param([Parameter(Mandatory)] [string] $Code, [string[]] $ArgumentList = @())
+    $python = Get-Python
+    if (-not $python) { throw 'python3 is not available' }
+    $info = [Diagnostics.ProcessStartInfo]::new($python)
+    foreach ($argument in @('-u', '-c', ($script:PythonPrelude + "`n" + $Code)) + $ArgumentList) { $info.ArgumentList.Add($argument) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardInput = $true
+    $info.RedirectStandardError = $true
+    $info.UseShellExecute = $false
+    [Diagnostics.Process]::Start($info)
+}
+
+# The next line the child writes, or a throw after TimeoutSeconds (with what it wrote to stderr).
+function Read-ChildLine {
+    param([Parameter(Mandatory)] [Diagnostics.Process] $Process, [int] $TimeoutSeconds = 30)
+    $task = $Process.StandardOutput.ReadLineAsync()
+    if (-not $task.Wait($TimeoutSeconds * 1000)) { throw "the child $($Process.Id) wrote nothing within $TimeoutSeconds s" }
+    if ($null -eq $task.Result) { throw "the child $($Process.Id) ended: $($Process.StandardError.ReadToEnd())" }
+    $task.Result
+}
+
+function Send-ChildLine([Diagnostics.Process] $Process, [string] $Line) {
+    $Process.StandardInput.WriteLine($Line)
+    $Process.StandardInput.Flush()
+}
+
+# Closes the child's stdin (the children here exit on end of input) and waits; kills it if it lingers.
+function Stop-Child([Diagnostics.Process[]] $Process) {
+    foreach ($p in $Process) {
+        if (-not $p) { continue }
+        try { $p.StandardInput.Close() } catch { }
+        if (-not $p.WaitForExit(10000)) { $p.Kill($true) }
+        $p.Dispose()
+    }
+}
+
+# ---------------------------------------------------------------- compiled loops
+
+<#
+.SYNOPSIS
+    Compiles Probe.cs once per process (Add-Type): [MmapExperiments.Probe] and [MmapExperiments.Toucher].
+#>
+function Initialize-Probe {
+    if ('MmapExperiments.Probe' -as [type]) { return }
+    Add-Type -Path (Join-Path $PSScriptRoot 'Probe.cs') -CompilerOptions '/unsafe'
+    # The first calls pay for P/Invoke stubs and the clock: pay them here, not in a measurement.
+    $buffer = [Runtime.InteropServices.Marshal]::AllocHGlobal(64KB)
+    try {
+        $offsets = [MmapExperiments.Probe]::Offsets(64KB, 4KB)
+        $null = [MmapExperiments.Probe]::Touch($buffer, $offsets, $true)
+        $null = [MmapExperiments.Probe]::Touch($buffer, $offsets, $false)
+        $null = [MmapExperiments.Probe]::Scan($buffer, 64KB)
+    } finally { [Runtime.InteropServices.Marshal]::FreeHGlobal($buffer) }
+}
+
+# ---------------------------------------------------------------- /proc
+
+# Fields of /proc/PID/status in bytes (VmRSS, VmSize, RssAnon, ...) or counts (Threads).
+function Get-ProcessStatus([int] $ProcessId = $PID) {
+    $status = @{}
+    foreach ($line in [IO.File]::ReadAllLines("/proc/$ProcessId/status")) {
+        if ($line -match '^(\w+):\s+(\d+)( kB)?$') { $status[$Matches[1]] = [long] $Matches[2] * ($Matches[3] ? 1024 : 1) }
+    }
+    $status
+}
+
+# /proc/meminfo in bytes (HugePages_* as counts).
+function Get-MemInfo {
+    $info = @{}
+    foreach ($line in [IO.File]::ReadAllLines('/proc/meminfo')) {
+        if ($line -match '^(\w+(?:\(\w+\))?):\s+(\d+)( kB)?$') { $info[$Matches[1]] = [long] $Matches[2] * ($Matches[3] ? 1024 : 1) }
+    }
+    $info
+}
+
+# The calling thread's I/O counters (/proc/thread-self/io): syscr and syscw count read-type and
+# write-type system calls. Read with exactly one pread, so that reading them costs one syscr.
+function Get-ThreadIo {
+    # An unbuffered FileStream: one Read is one pread.
+    $stream = [IO.FileStream]::new('/proc/thread-self/io', 'Open', 'Read', 'ReadWrite', 0)
+    try {
+        $buffer = [byte[]]::new(4096)
+        $count = $stream.Read($buffer, 0, $buffer.Length)
+    } finally { $stream.Dispose() }
+    $io = @{}
+    foreach ($line in [Text.Encoding]::ASCII.GetString($buffer, 0, $count) -split '\n') {
+        if ($line -match '^(\w+):\s+(\d+)$') { $io[$Matches[1]] = [long] $Matches[2] }
+    }
+    $io
+}
+
+# The TLB shootdown interrupts of every CPU together (/proc/interrupts, x86), or $null where the kernel counts none.
+function Get-TlbShootdowns {
+    $line = [IO.File]::ReadAllLines('/proc/interrupts') | Where-Object { $_ -match '^\s*TLB:' } | Select-Object -First 1
+    if (-not $line) { return $null }
+    [long] (($line -replace '^\s*TLB:', '' -split '\s+' | Where-Object { $_ -match '^\d+$' } | Measure-Object -Sum).Sum)
+}
+
+# The region of this process (Get-MemoryMap -ProcessId) that holds the address.
+function Get-RegionOf {
+    param([Parameter(Mandatory)] [long] $Address, [int] $ProcessId = $PID)
+    Get-MemoryMap -ProcessId $ProcessId | Where-Object { [decimal] $_.Start -le $Address -and $Address -lt [decimal] $_.End } | Select-Object -First 1
+}
+
+# A value of /proc/sys (vm/max_map_count ...) as text.
+function Get-Sysctl([string] $Name) { (Get-Content -Raw -LiteralPath "/proc/sys/$Name").Trim() }
+
+<#
+.SYNOPSIS
+    Runs the script block with /proc/sys/Name set to Value (root only), and puts the old value back
+    whatever happens. Returns the script block's output.
+#>
+function Use-Sysctl {
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Value, [Parameter(Mandatory)] [scriptblock] $ScriptBlock)
+    $path = "/proc/sys/$Name"
+    $old = Get-Sysctl $Name
+    [IO.File]::WriteAllText($path, $Value)
+    try { & $ScriptBlock } finally { [IO.File]::WriteAllText($path, $old) }
+}
+
+function Test-Root { (& id -u) -eq '0' }
+
+# Whether the running kernel was built with CONFIG_NAME (y or m); $null when /proc/config.gz is missing.
+function Test-KernelConfig([string] $Name) {
+    if (-not (Test-Path -LiteralPath '/proc/config.gz')) { return $null }
+    $stream = [IO.Compression.GZipStream]::new([IO.File]::OpenRead('/proc/config.gz'), [IO.Compression.CompressionMode]::Decompress)
+    try {
+        $text = [IO.StreamReader]::new($stream).ReadToEnd()
+    } finally { $stream.Dispose() }
+    $text -match "(?m)^CONFIG_$Name=[ym]$"
+}
+
+# Waits until the condition holds or the timeout passes; returns the seconds it took, or $null.
+function Wait-Until {
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [double] $TimeoutSeconds = 10, [int] $PollMilliseconds = 50)
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    while ($watch.Elapsed.TotalSeconds -lt $TimeoutSeconds) {
+        if (& $Condition) { return [Math]::Round($watch.Elapsed.TotalSeconds, 3) }
+        Start-Sleep -Milliseconds $PollMilliseconds
+    }
+    $null
+}
+
+# A ratio rounded for the report (b/a), safe against zero.
+function Get-Ratio([double] $Numerator, [double] $Denominator) {
+    if ($Denominator -le 0) { return [double]::PositiveInfinity }
+    [Math]::Round($Numerator / $Denominator, 2)
+}
+
+Export-ModuleMember -Function @(
+    'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory'
+    'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-NoDirtyCountsReason'
+    'Get-Python', 'Get-CCompiler', 'Invoke-Child', 'Invoke-Python', 'Start-PythonChild', 'Read-ChildLine', 'Send-ChildLine', 'Stop-Child'
+    'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf'
+    'Get-Sysctl', 'Use-Sysctl', 'Test-Root', 'Test-KernelConfig', 'Wait-Until', 'Get-Ratio'
+)

@@ -1,0 +1,282 @@
+# The seed's section "flags that matter": MAP_PRIVATE and MAP_SHARED, MAP_FIXED (and the safe
+# MAP_FIXED_NOREPLACE), MAP_POPULATE, and the protections PROT_READ / PROT_NONE with mprotect.
+# What kills a process (a write to a read-only page, a touch of a guard page, clobbering with
+# MAP_FIXED) happens in a python3 child, whose death by signal is the measurement; the same
+# mistakes made here through the cmdlets give errors instead.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
+    Import-Module (Join-Path $PSScriptRoot 'Experiment.psm1') -Force
+    Initialize-ExperimentLog 'Flags'
+    Initialize-Probe
+    $script:Dir = New-ExperimentDirectory 'Flags'
+    $script:DirtyCounts = Test-DirtyCounts $Dir
+    $script:Python = Get-Python
+    $script:NoPython = 'No python3 here to run the child process this needs (.NET cannot survive the signal in-process).'
+    function Id([string] $ErrorId, [string] $Cmdlet) { "$ErrorId,MmapTools.PowerShell.$($Cmdlet)Command" }
+    function Read-FileText([string] $Path, [long] $Offset, [int] $Count) {
+        $stream = [IO.File]::Open($Path, 'Open', 'Read', 'ReadWrite')
+        try {
+            $buffer = [byte[]]::new($Count); $stream.Position = $Offset; $null = $stream.Read($buffer, 0, $Count)
+            [Text.Encoding]::ASCII.GetString($buffer)
+        } finally { $stream.Dispose() }
+    }
+}
+
+AfterAll {
+    Remove-SessionMaps
+    Remove-ExperimentDirectory $Dir
+}
+
+Describe '<Section>' -ForEach @{ Section = 'flags that matter' } {
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_PRIVATE is copy-on-write: a write goes to a private copy of the page and the file is unchanged' } {
+        $file = New-ExperimentFile (Join-Path $Dir 'private.bin') 64KB
+        $stream = [IO.File]::OpenWrite($file)
+        try { $stream.Write([Text.Encoding]::ASCII.GetBytes('original')); $stream.Flush($true) } finally { $stream.Dispose() }
+        $map = New-MemoryMap $file -Private -Access ReadWrite
+        $before = Get-RegionOf $map.Address
+        Write-MemoryMap $map -Offset 0 -Text 'modified'
+        $after = Get-RegionOf $map.Address
+        $inMap = Read-MemoryMap $map -Offset 0 -Length 8 -AsText
+        $inFile = Read-FileText $file 0 8
+        $cache = Get-PageResidency $file -Summary
+        Remove-MemoryMap $map
+        $inFileAfterUnmap = Read-FileText $file 0 8
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'read through the private map after the write' = $inMap
+            'read from the file by read()'                 = $inFile
+            'read from the file after munmap'              = $inFileAfterUnmap
+            'dirty pages of the file (cachestat)'          = $cache.DirtyPages
+            'anonymous memory in the map before / after the write (KiB)' = "$($before.Anonymous / 1KB) / $($after.Anonymous / 1KB)"
+        }) -Verdict 'holds' -Why "The write is seen through the private map only. The file still reads 'original', none of its cached pages is dirty, and the map gained $($after.Anonymous / 1KB) KiB of anonymous memory: the kernel copied the written page into memory of the process's own and left the page cache's page alone."
+
+        $inMap | Should -Be 'modified'
+        $inFile | Should -Be 'original'
+        $inFileAfterUnmap | Should -Be 'original'
+        if ($DirtyCounts) { $cache.DirtyPages | Should -Be 0 }
+        $after.Anonymous | Should -BeGreaterThan $before.Anonymous
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_SHARED writes go through to the file: read() and other processes mapping it see them' } {
+        if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
+        $file = New-ExperimentFile (Join-Path $Dir 'shared.bin') 1MB
+        $map = New-MemoryMap $file -Access ReadWrite
+        Write-MemoryMap $map -Offset 4096 -Text 'shared!!'
+        $inFile = Read-FileText $file 4096 8
+        $dirty = (Get-PageResidency $file -Summary).DirtyPages
+        $child = Invoke-Python -Code @'
+import mmap
+with open(sys.argv[1], 'rb') as f:
+    m = mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ)
+    out(seen=m[4096:4104].decode())
+'@ -ArgumentList $file
+        Remove-MemoryMap $map
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'written through the shared map'          = 'shared!!'
+            'read() of the file, at once'             = $inFile
+            'another process (python3) mapping the file' = $child.Data.seen
+            'dirty pages of the 1 MiB file after an 8-byte write' = $dirty
+        }) -Verdict 'holds' -Why "With no msync, read() and a second process that maps the file both see the write at once: the map writes into the page cache, which every reader of the file shares. The write left $dirty page(s) dirty for the kernel to write back later; the file system tracks dirtiness per folio, so one small write can mark more than one 4 KiB page."
+
+        $inFile | Should -Be 'shared!!'
+        $child.Data.seen | Should -Be 'shared!!'
+        if ($DirtyCounts) { $dirty | Should -BeGreaterThan 0 }
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_FIXED forces a map at an address and silently replaces whatever was mapped there (dangerous if you do not know what is there)' } {
+        if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
+        $child = Invoke-Python -Code @'
+a = libc.mmap(None, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+ctypes.memmove(a, b'precious', 8)
+b = libc.mmap(a, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+out(step='data', same_address=(a == b), after=ctypes.string_at(a, 8).hex())
+# Now over code the process relies on: the page of libc that holds getpid().
+code = ctypes.cast(libc.getpid, ctypes.c_void_p).value & ~(PAGE - 1)
+out(step='clobbering', region=' '.join(region_of(code)[5:]))
+libc.mmap(code, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+libc.getpid()
+out(step='survived')
+'@
+        $lines = @($child.StdOut -split '\r?\n' | Where-Object { $_ } | ForEach-Object { $_ | ConvertFrom-Json })
+        $data = $lines | Where-Object step -eq 'data'
+        $clobbered = $lines | Where-Object step -eq 'clobbering'
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'MAP_FIXED over a map holding "precious": placed at the same address' = $data.same_address
+            'bytes there afterwards (hex)'             = $data.after
+            'MAP_FIXED over the page of libc holding getpid()' = $clobbered.region
+            'the child then'                           = if ($child.Signal) { "was killed by $($child.SignalName)" } else { "exited with code $($child.ExitCode)" }
+        }) -Verdict 'holds' -Why "MAP_FIXED gave no error either time. Over the data map it replaced the page: 'precious' became zeros. Over the page of libc's code it replaced the code, and the next call into it killed the child with $($child.SignalName). MAP_FIXED_NOREPLACE (next claim) is the safe form."
+
+        $data.same_address | Should -BeTrue
+        $data.after | Should -Be '0000000000000000'
+        $child.SignalName | Should -Be 'SIGSEGV'
+        $child.StdOut | Should -Not -Match 'survived'
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_FIXED_NOREPLACE places a map at an exact address but refuses to replace an existing map' } {
+        $existing = New-MemoryMap -Anonymous -Size 8KB
+        Write-MemoryMap $existing -Offset 0 -Text 'keep'
+        $errorId = Get-ErrorId { New-MemoryMap -Anonymous -Size 4KB -FixedAddress $existing.Address }
+        $kept = Read-MemoryMap $existing -Length 4 -AsText
+        # A free address: one just unmapped.
+        $probe = New-MemoryMap -Anonymous -Size 64KB
+        $free = [long] $probe.Address
+        Remove-MemoryMap $probe
+        $placed = New-MemoryMap -Anonymous -Size 64KB -FixedAddress $free
+        $placedAt = [long] $placed.Address
+        Remove-MemoryMap $existing, $placed
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'New-MemoryMap -FixedAddress over an existing map' = $errorId
+            'the existing map still reads'                     = $kept
+            'at a free address: asked / placed'                = '0x{0:x} / 0x{1:x}' -f $free, $placedAt
+        }) -Verdict 'holds' -Why 'Over an existing map the kernel refused with EEXIST (the error AddressInUse) and the map there kept its data; at a free address the map was placed exactly where asked.'
+
+        $errorId | Should -Be (Id 'AddressInUse' 'NewMemoryMap')
+        $kept | Should -Be 'keep'
+        $placedAt | Should -Be $free
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_POPULATE pre-faults every page in the mmap call: no page faults later, but the call itself is slow' } {
+        $size = 64MB
+        $pages = [MmapExperiments.Probe]::Offsets($size, $PageSize)
+        # Anonymous memory: every page is its own fault, and populating means zeroing every page.
+        # (Transparent huge pages are refused for the plain map, so that a fault is one page whatever the THP mode.)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $plain = New-MemoryMap -Anonymous -Size $size
+        $plainCall = $watch.Elapsed.TotalMilliseconds
+        Set-MemoryAdvice $plain NoHugePage
+        $plainTouch = [MmapExperiments.Probe]::Touch($plain.Address, $pages, $true)
+        Remove-MemoryMap $plain
+        $watch.Restart()
+        $populated = New-MemoryMap -Anonymous -Size $size -Populate
+        $populateCall = $watch.Elapsed.TotalMilliseconds
+        $populatedTouch = [MmapExperiments.Probe]::Touch($populated.Address, $pages, $true)
+        Remove-MemoryMap $populated
+        # A file: cached, then evicted (the call then reads the whole file from the disk).
+        $file = New-ExperimentFile (Join-Path $Dir 'populate.bin') $size
+        Set-MemoryAdvice -Path $file -Warm
+        $fileMap = New-MemoryMap $file
+        $fileTouch = [MmapExperiments.Probe]::Touch($fileMap.Address, $pages, $false)
+        Remove-MemoryMap $fileMap
+        $filePopulated = New-MemoryMap $file -Populate
+        $filePopulatedTouch = [MmapExperiments.Probe]::Touch($filePopulated.Address, $pages, $false)
+        Remove-MemoryMap $filePopulated
+        Set-MemoryAdvice -Path $file -Evict
+        $watch.Restart()
+        $cold = New-MemoryMap $file -Populate
+        $coldCall = $watch.Elapsed.TotalMilliseconds
+        $coldResident = (Get-PageResidency $cold).ResidentPages
+        Remove-MemoryMap $cold
+
+        $callRatio = Get-Ratio $populateCall $plainCall
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            '64 MiB anonymous, plain: call (ms)'                 = $plainCall
+            'then writing all 16384 pages'                       = "$($plainTouch.MinorFaults) faults, $([Math]::Round($plainTouch.Milliseconds, 1)) ms"
+            '64 MiB anonymous, MAP_POPULATE: call (ms)'          = $populateCall
+            'then writing all 16384 pages '                      = "$($populatedTouch.MinorFaults + $populatedTouch.MajorFaults) faults, $([Math]::Round($populatedTouch.Milliseconds, 1)) ms"
+            'populate call / plain call'                         = $callRatio
+            'cached 64 MiB file: faults reading every page, plain / MAP_POPULATE' = "$($fileTouch.MinorFaults + $fileTouch.MajorFaults) / $($filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults)"
+            'evicted 64 MiB file, MAP_POPULATE: call (ms)'       = $coldCall
+            'evicted file: pages resident when the call returns' = "$coldResident of $($size / $PageSize)"
+        }) -Verdict 'holds' -Why "With MAP_POPULATE no later access faulted; without it, writing anonymous memory faulted once a page ($($plainTouch.MinorFaults) faults). The price moved into the call: $callRatio times as long for anonymous memory (it allocates and zeroes every page), and on an evicted file the call read the whole file before returning ($coldResident pages resident, $([Math]::Round($coldCall)) ms). A cached file faults little even without it ($($fileTouch.MinorFaults + $fileTouch.MajorFaults) faults for 16384 pages here): each fault maps a whole large folio or a run of cached neighbours."
+
+        $populatedTouch.MinorFaults + $populatedTouch.MajorFaults | Should -Be 0
+        $filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults | Should -Be 0
+        $plainTouch.MinorFaults | Should -BeGreaterOrEqual 16000
+        $populateCall | Should -BeGreaterThan ($plainCall * 5)
+        $coldResident | Should -Be ($size / $PageSize)
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'PROT_READ makes a map read-only: a write to it kills the process with SIGSEGV' } {
+        if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
+        $child = Invoke-Python -Code @'
+a = libc.mmap(None, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+out(step='read', value=peek(a))
+out(step='writing')
+poke(a, 1)
+out(step='survived')
+'@
+        $readOnly = New-MemoryMap -Anonymous -Size 4KB -Access Read
+        $errorId = Get-ErrorId { Write-MemoryMap $readOnly -Offset 0 -Value 1 }
+        Remove-MemoryMap $readOnly
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'child: reading the PROT_READ page'  = if ($child.StdOut -match '"step": "read"') { 'worked' } else { 'failed' }
+            'child: writing it'                  = if ($child.Signal) { "killed by $($child.SignalName)" } else { "exit code $($child.ExitCode)" }
+            'Write-MemoryMap to a read-only map' = $errorId
+        }) -Verdict 'holds' -Why "The child read the page, and its first write killed it with $($child.SignalName). Write-MemoryMap makes the same write through a safe copy (process_vm_writev), so here it is an error, PageUnavailable, and this process lives on."
+
+        $child.StdOut | Should -Match '"step": "writing"'
+        $child.SignalName | Should -Be 'SIGSEGV'
+        $errorId | Should -Be (Id 'PageUnavailable' 'WriteMemoryMap')
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'PROT_NONE makes guard pages: any access kills the process with SIGSEGV' } {
+        if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
+        $child = Invoke-Python -Code @'
+a = libc.mmap(None, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+libc.mprotect(a + PAGE, PAGE, PROT_NONE)
+poke(a, 1); poke(a + 2 * PAGE, 1)
+out(step='neighbours written')
+out(step='touching the guard page')
+peek(a + PAGE)
+out(step='survived')
+'@
+        $map = New-MemoryMap -Anonymous -Size 12KB
+        Set-MemoryProtection $map None -Offset 4KB -Length 4KB
+        # The VMA of each of the three pages (the outer ones may have merged with neighbouring maps).
+        $start = [long] $map.Address
+        $vmas = @(0, 4KB, 8KB | ForEach-Object { Get-RegionOf ($start + $_) })
+        $errorId = Get-ErrorId { Read-MemoryMap $map -Offset 4KB -Length 1 }
+        $neighbour = (Read-MemoryMap $map -Offset 8KB -Length 1)[0]
+        Remove-MemoryMap $map
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'child: writing the pages around the guard' = if ($child.StdOut -match 'neighbours written') { 'worked' } else { 'failed' }
+            'child: reading the guard page'             = if ($child.Signal) { "killed by $($child.SignalName)" } else { "exit code $($child.ExitCode)" }
+            'VMAs of a 3-page map with a guard in the middle' = ($vmas | ForEach-Object Permissions) -join ' '
+            'Read-MemoryMap of the guard page'          = $errorId
+        }) -Verdict 'holds' -Why "Even a read of the PROT_NONE page killed the child with $($child.SignalName), while the pages around it worked. mprotect split the map into three VMAs ($(($vmas | ForEach-Object Permissions) -join ' ')). Through the cmdlets the same read is the error PageUnavailable."
+
+        $child.StdOut | Should -Match 'neighbours written'
+        $child.SignalName | Should -Be 'SIGSEGV'
+        @($vmas | ForEach-Object Start | Select-Object -Unique).Count | Should -Be 3
+        $vmas[1].Permissions | Should -Be '---p'
+        [long] $vmas[1].Start | Should -Be ($start + 4KB)
+        [long] $vmas[1].End | Should -Be ($start + 8KB)
+        $errorId | Should -Be (Id 'PageUnavailable' 'ReadMemoryMap')
+        $neighbour | Should -Be 0
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mprotect changes the protection of a map later' } {
+        $map = New-MemoryMap -Anonymous -Size 12KB
+        Write-MemoryMap $map -Offset 0 -Text 'v1'
+        $initial = (Get-RegionOf $map.Address).Permissions
+        Set-MemoryProtection $map Read
+        $readOnly = (Get-RegionOf $map.Address).Permissions
+        $refused = Get-ErrorId { Write-MemoryMap $map -Offset 0 -Text 'v2' }
+        $stillReads = Read-MemoryMap $map -Length 2 -AsText
+        Set-MemoryProtection $map ReadWrite
+        $writable = (Get-RegionOf $map.Address).Permissions
+        Write-MemoryMap $map -Offset 0 -Text 'v2'
+        $final = Read-MemoryMap $map -Length 2 -AsText
+        Remove-MemoryMap $map
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'permissions in /proc/self/maps: made / after Read / after ReadWrite' = "$initial / $readOnly / $writable"
+            'write while read-only'   = $refused
+            'read while read-only'    = $stillReads
+            'write after ReadWrite'   = $final
+        }) -Verdict 'holds' -Why 'Set-MemoryProtection (mprotect) turned the map read-only and back: the kernel''s view of the VMA changed each time, the write in between was refused (PageUnavailable) and the one after went through.'
+
+        $initial | Should -Be 'rw-p'
+        $readOnly | Should -Be 'r--p'
+        $writable | Should -Be 'rw-p'
+        $refused | Should -Be (Id 'PageUnavailable' 'WriteMemoryMap')
+        $final | Should -Be 'v2'
+    }
+}

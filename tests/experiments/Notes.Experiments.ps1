@@ -1,0 +1,376 @@
+# The seed's closing "notes": MAP_HUGETLB and transparent huge pages, madvise hints on a cold file,
+# MADV_DONTNEED on private anonymous, shared anonymous and file-backed maps, a 1 TiB sparse map,
+# /dev/mem, and the 32-bit address space. Root may reserve huge pages for an experiment (the
+# setting is put back afterwards); without root, or where the kernel lacks a feature, the It is
+# skipped with the reason and whatever could be measured.
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
+    Import-Module (Join-Path $PSScriptRoot 'Experiment.psm1') -Force
+    Initialize-ExperimentLog 'Notes'
+    Initialize-Probe
+    $script:Dir = New-ExperimentDirectory 'Notes'
+    $script:Python = Get-Python
+    $script:IsRoot = Test-Root
+
+    # Nanoseconds a dependent load across the map (pointer chasing over all its pages): cache and TLB misses.
+    function Measure-LoadLatency($Map, [long] $Size) {
+        $best = [double]::MaxValue
+        for ($i = 0; $i -lt 3; $i++) {
+            $chase = [MmapExperiments.Probe]::Chase($Map.Address, $Size, 200000, 41 + $i, $PageSize)
+            $best = [Math]::Min($best, $chase.Milliseconds * 1e6 / $chase.Accesses)
+        }
+        $best
+    }
+
+    function Get-SmapsField([long] $Address, [string] $Field) {
+        $hex = '{0:x}' -f $Address
+        $lines = [IO.File]::ReadAllLines('/proc/self/smaps')
+        for ($i = 0; $i -lt $lines.Length; $i++) {
+            if ($lines[$i].StartsWith("$hex-")) {
+                for ($j = $i + 1; $j -lt $lines.Length -and $lines[$j] -match '^[A-Z]\w*:'; $j++) {
+                    if ($lines[$j] -match "^${Field}:\s+(\d+) kB") { return [long] $Matches[1] * 1KB }
+                }
+            }
+        }
+        $null
+    }
+}
+
+AfterAll {
+    Remove-SessionMaps
+    Remove-ExperimentDirectory $Dir
+}
+
+Describe '<Section>' -ForEach @{ Section = 'notes' } {
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_HUGETLB maps huge pages, which reduce TLB pressure for large mappings' } {
+        $size = 64MB
+        $hugePage = (Get-MemInfo).Hugepagesize
+        $reserved = [int] (Get-Sysctl 'vm/nr_hugepages')
+        $free = (Get-MemInfo).HugePages_Free
+        if ($free * $hugePage -lt $size -and -not $IsRoot) {
+            $errorId = Get-ErrorId { New-MemoryMap -Anonymous -Size $size -HugePages }
+            Skip-Experiment -Claim $Claim -Section $Section -Measured ([ordered]@{ 'vm.nr_hugepages' = $reserved; 'New-MemoryMap -HugePages' = $errorId }) `
+                -Why "MAP_HUGETLB takes pages from a pool reserved in advance (vm.nr_hugepages = $reserved here, $free free), and only root can reserve them; mapping without them failed ($errorId)."
+            return
+        }
+        $wanted = [int] ($size / $hugePage)
+        $run = Use-Sysctl 'vm/nr_hugepages' ([string] ($reserved + $wanted)) {
+            $total = (Get-MemInfo).HugePages_Total
+            $freeBefore = (Get-MemInfo).HugePages_Free
+            if ($freeBefore * $hugePage -lt $size) { return @{ Total = $total; Free = $freeBefore } }
+            $huge = New-MemoryMap -Anonymous -Size $size -HugePages
+            $faults = [MmapExperiments.Probe]::Touch($huge.Address, [MmapExperiments.Probe]::Offsets($size, $PageSize), $true)
+            $freeWhile = (Get-MemInfo).HugePages_Free
+            $kernelPageSize = Get-SmapsField $huge.Address 'KernelPageSize'
+            $flags = (Get-RegionOf $huge.Address).VmFlags -join ' '
+            $hugeRead = Measure-LoadLatency $huge $size
+            Remove-MemoryMap $huge
+            $small = New-MemoryMap -Anonymous -Size $size
+            Set-MemoryAdvice $small NoHugePage
+            $smallFaults = [MmapExperiments.Probe]::Touch($small.Address, [MmapExperiments.Probe]::Offsets($size, $PageSize), $true)
+            $smallThp = (Get-RegionOf $small.Address).AnonHugePages
+            $smallRead = Measure-LoadLatency $small $size
+            Remove-MemoryMap $small
+            @{ Total = $total; Free = $freeBefore; FreeWhile = $freeWhile; Faults = $faults.MinorFaults; SmallFaults = $smallFaults.MinorFaults
+               PageSize = $kernelPageSize; Flags = $flags; HugeRead = $hugeRead; SmallRead = $smallRead; SmallThp = $smallThp }
+        }
+        if (-not $run.ContainsKey('Faults')) {
+            Skip-Experiment -Claim $Claim -Section $Section -Measured ([ordered]@{ 'huge pages asked for / obtained' = "$($reserved + $wanted) / $($run.Total)" }) `
+                -Why "The kernel could not find $wanted free huge pages of $($hugePage / 1MB) MiB (memory too fragmented), so nothing could be mapped with MAP_HUGETLB."
+            return
+        }
+        $ratio = Get-Ratio $run.SmallRead $run.HugeRead
+        $virtual = [bool] (Select-String -LiteralPath /proc/cpuinfo -Pattern '\bhypervisor\b' -Quiet)
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'vm.nr_hugepages on this machine / raised to, for the experiment' = "$reserved / $($reserved + $wanted) (put back afterwards)"
+            'huge pages free before / while 64 MiB was mapped and written' = "$($run.Free) / $($run.FreeWhile)"
+            'page size of the map (smaps KernelPageSize, KiB)' = $run.PageSize / 1KB
+            'VmFlags'                                          = $run.Flags
+            'faults writing 64 MiB: huge pages / 4 KiB pages'  = "$($run.Faults) / $($run.SmallFaults)"
+            'page-table (and TLB) entries to cover it: huge / 4 KiB pages' = "$($size / $hugePage) / $($size / $PageSize)"
+            'the 4 KiB-page map: THP pages in it (MiB)'        = $run.SmallThp / 1MB
+            'a dependent load at a random page, ns: huge / 4 KiB pages' = "$([Math]::Round($run.HugeRead, 1)) / $([Math]::Round($run.SmallRead, 1))"
+            '4 KiB / huge page load time'                      = $ratio
+            'a virtual machine (cpu flag hypervisor)'          = $virtual
+        }) -Verdict 'holds' -Why "With $wanted huge pages reserved (root only; none are by default, vm.nr_hugepages = $reserved), the map used $($run.PageSize / 1MB) MiB pages ('ht' in its VmFlags): $($run.Faults) faults to write 64 MiB instead of $($run.SmallFaults), and $($size / $hugePage) page-table entries, so at most $($size / $hugePage) TLB entries, to cover it instead of $($size / $PageSize): that is the lower TLB pressure. This machine has no performance counters to count TLB misses; timed instead, a chain of dependent loads across the map took $ratio times as long a load with 4 KiB pages as with huge pages in this run. That gap varies widely between runs on this shared $(if ($virtual) { 'virtual ' })machine (from none to about ten times, depending on what the caches$(if ($virtual) { ' and the host' }) hold), so it is reported, not asserted."
+
+        $run.PageSize | Should -Be $hugePage
+        $run.Faults | Should -BeLessOrEqual ($size / $hugePage + 2)
+        $run.FreeWhile | Should -Be ($run.Free - $wanted)
+        (Get-Sysctl 'vm/nr_hugepages') | Should -Be ([string] $reserved)
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Transparent huge pages (THP) give large anonymous maps 2 MiB pages without a reserved pool' } {
+        $mode = ([IO.File]::ReadAllText('/sys/kernel/mm/transparent_hugepage/enabled') -replace '.*\[(\w+)\].*', '$1').Trim()
+        $size = 32MB
+        $plain = New-MemoryMap -Anonymous -Size $size
+        $plainFaults = [MmapExperiments.Probe]::Touch($plain.Address, [MmapExperiments.Probe]::Offsets($size, $PageSize), $true)
+        $plainThp = (Get-RegionOf $plain.Address).AnonHugePages
+        Remove-MemoryMap $plain
+        $advised = New-MemoryMap -Anonymous -Size $size
+        Set-MemoryAdvice $advised HugePage
+        $advisedFaults = [MmapExperiments.Probe]::Touch($advised.Address, [MmapExperiments.Probe]::Offsets($size, $PageSize), $true)
+        $advisedThp = (Get-RegionOf $advised.Address).AnonHugePages
+        Remove-MemoryMap $advised
+
+        $expected = switch ($mode) { 'always' { 'both' } 'madvise' { 'advised only' } default { 'neither' } }
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'THP mode (/sys/kernel/mm/transparent_hugepage/enabled)' = $mode
+            '32 MiB written, no advice: AnonHugePages (MiB) / faults'        = "$($plainThp / 1MB) / $($plainFaults.MinorFaults)"
+            '32 MiB written after madvise(MADV_HUGEPAGE): AnonHugePages (MiB) / faults' = "$($advisedThp / 1MB) / $($advisedFaults.MinorFaults)"
+        }) -Verdict 'holds with a nuance' -Why "THP needs no reservation, but it follows the machine's mode, here '$mode': $(switch ($mode) { 'madvise' { "only the map that asked with MADV_HUGEPAGE got huge pages ($($advisedThp / 1MB) MiB of 32, in $($advisedFaults.MinorFaults) faults), the other none ($($plainFaults.MinorFaults) faults, one a page)." } 'always' { "both maps got huge pages ($($plainThp / 1MB) and $($advisedThp / 1MB) MiB of 32)." } default { 'no map gets huge pages.' } }) The kernel may also fall back to small pages when no 2 MiB of contiguous memory is free."
+
+        switch ($expected) {
+            'advised only' { $advisedThp | Should -BeGreaterThan 0; $plainThp | Should -Be 0; $advisedFaults.MinorFaults | Should -BeLessThan ($plainFaults.MinorFaults / 10) }
+            'both' { $advisedThp | Should -BeGreaterThan 0 }
+            default { $advisedThp | Should -Be 0 }
+        }
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'madvise hints MADV_SEQUENTIAL, MADV_RANDOM and MADV_WILLNEED tell the kernel the access pattern' } {
+        $size = 64MB
+        $pages = $size / $PageSize
+        $file = New-ExperimentFile (Join-Path $Dir 'hints.bin') $size
+        $every16th = [MmapExperiments.Probe]::Offsets($size, 16 * $PageSize)
+        $rows = [ordered]@{}
+        foreach ($advice in 'Normal', 'Sequential', 'Random') {
+            Set-MemoryAdvice -Path $file -Evict
+            $map = New-MemoryMap $file
+            Set-MemoryAdvice $map $advice
+            $touch = [MmapExperiments.Probe]::Touch($map.Address, $every16th, $false)
+            $resident = (Get-PageResidency $map -Summary).ResidentPages
+            Remove-MemoryMap $map
+            $rows[$advice] = [pscustomobject]@{ Resident = $resident; Major = $touch.MajorFaults; Ms = $touch.Milliseconds }
+        }
+        Set-MemoryAdvice -Path $file -Evict
+        $map = New-MemoryMap $file
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        Set-MemoryAdvice $map WillNeed
+        $willNeedMs = $watch.Elapsed.TotalMilliseconds
+        $last = -1
+        $null = Wait-Until { $now = (Get-PageResidency $map -Summary).ResidentPages; $done = $now -eq $last; $last = $now; $done } -TimeoutSeconds 3 -PollMilliseconds 30
+        $willNeedResident = (Get-PageResidency $map -Summary).ResidentPages
+        Remove-MemoryMap $map
+        $readAheadKb = Get-Content -LiteralPath "/sys/class/bdi/$((& stat -c '%Hd:%Ld' $file))/read_ahead_kb" -ErrorAction Ignore
+
+        $measured = [ordered]@{}
+        foreach ($advice in $rows.Keys) {
+            $r = $rows[$advice]
+            $measured["$advice`: reading every 16th page of an evicted 64 MiB file"] = "major faults: $($r.Major); $([Math]::Round($r.Ms)) ms; $($r.Resident) of $pages pages read in"
+        }
+        $measured['WillNeed on the evicted file: call (ms) / pages read in'] = "$([Math]::Round($willNeedMs, 2)) / $willNeedResident of $pages"
+        $measured['the device''s readahead limit (KiB)'] = $readAheadKb ?? 'unknown'
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured $measured -Verdict 'holds with a nuance' -Why "The hints change what the kernel reads. RANDOM turns readahead off: only the $($rows.Random.Resident) pages touched were read, one major fault each. NORMAL and SEQUENTIAL read ahead of the faults ($($rows.Normal.Resident) and $($rows.Sequential.Resident) pages read in, with $($rows.Normal.Major) and $($rows.Sequential.Major) major faults) and finish sooner. WILLNEED starts reading at once and returns, but over a whole file it read only $willNeedResident pages: the kernel caps it at the readahead limit ($readAheadKb KiB here), so it is no way to load a large file."
+
+        $rows.Random.Resident | Should -BeLessOrEqual ($every16th.Length + 16)
+        $rows.Random.Major | Should -BeGreaterOrEqual ($every16th.Length - 16)
+        $rows.Normal.Resident | Should -BeGreaterThan ($rows.Random.Resident * 4)
+        $rows.Normal.Major | Should -BeLessThan ($rows.Random.Major / 4)
+        $willNeedResident | Should -BeGreaterThan 0
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on private anonymous memory zeros the pages' } {
+        $map = New-MemoryMap -Anonymous -Size 4MB
+        $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets(4MB, $PageSize), $true)
+        Write-MemoryMap $map -Offset 0 -Text 'private data'
+        $rssBefore = (Get-RegionOf $map.Address).Rss
+        Set-MemoryAdvice $map DontNeed -Confirm:$false
+        $rssAfter = (Get-RegionOf $map.Address).Rss
+        $readBack = Read-MemoryMap $map -Length 12
+        Remove-MemoryMap $map
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'Rss before / after MADV_DONTNEED (KiB)' = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
+            'the first 12 bytes, once "private data"' = ($readBack | ForEach-Object { '{0:x2}' -f $_ }) -join ''
+        }) -Verdict 'holds' -Why "The pages were freed at once (Rss $($rssBefore / 1KB) KiB to $($rssAfter / 1KB) KiB) and read back as zeros: for private anonymous memory DONTNEED throws the content away. The cmdlet asks for confirmation for exactly this reason."
+
+        @($readBack | Where-Object { $_ -ne 0 }).Count | Should -Be 0
+        $rssAfter | Should -BeLessThan $rssBefore
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on shared anonymous memory zeros the pages' } {
+        $map = New-MemoryMap -Anonymous -Shared -Size 4MB
+        $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets(4MB, $PageSize), $true)
+        Write-MemoryMap $map -Offset 0 -Text 'shared data!'
+        $rssBefore = (Get-RegionOf $map.Address).Rss
+        Set-MemoryAdvice $map DontNeed
+        $rssAfter = (Get-RegionOf $map.Address).Rss
+        $readBack = Read-MemoryMap $map -Length 12 -AsText
+        Remove-MemoryMap $map
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'Rss of the map before / after MADV_DONTNEED (KiB)' = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
+            'the first 12 bytes afterwards'                     = $readBack
+        }) -Verdict 'does not hold here' -Why "DONTNEED is said to zero anonymous memory; shared anonymous memory it does not: the map's resident set fell ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB) but the data read back intact. Shared anonymous pages belong to an in-memory file (shmem) that other processes may map; DONTNEED only drops this process's page-table entries, and the next access maps the same pages again. Freeing them takes MADV_REMOVE."
+
+        $readBack | Should -Be 'shared data!'
+        $rssAfter | Should -BeLessThan $rssBefore
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on a file-backed map drops its pages from the page cache' } {
+        $size = 16MB
+        $pages = $size / $PageSize
+        $file = New-ExperimentFile (Join-Path $Dir 'dontneed.bin') $size
+        Set-MemoryAdvice -Path $file -Warm
+        $map = New-MemoryMap $file
+        $null = [MmapExperiments.Probe]::Scan($map.Address, $size)
+        $rssBefore = (Get-RegionOf $map.Address).Rss
+        $advice = Set-MemoryAdvice $map DontNeed -PassThru
+        $rssAfter = (Get-RegionOf $map.Address).Rss
+        $cachedAfter = (Get-PageResidency $file -Summary).ResidentPages
+        Remove-MemoryMap $map
+        # A private file map: DONTNEED throws away the private copies, and the file's content shows again.
+        $private = New-MemoryMap $file -Private -Access ReadWrite
+        $original = Read-MemoryMap $private -Length 8
+        Write-MemoryMap $private -Offset 0 -Text 'scribble'
+        Set-MemoryAdvice $private DontNeed -Confirm:$false
+        $afterPrivate = Read-MemoryMap $private -Length 8
+        Remove-MemoryMap $private
+        # What does drop file pages from the cache: posix_fadvise(POSIX_FADV_DONTNEED), and only whole folios.
+        $onePage = Set-MemoryAdvice -Path $file -Evict -Offset (4 * $PageSize) -Length $PageSize -PassThru
+        $wholeFile = Set-MemoryAdvice -Path $file -Evict -PassThru
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'shared file map: its Rss before / after MADV_DONTNEED (KiB)'     = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
+            'the file''s pages in the page cache before / after'               = "$($advice.ResidentPagesBefore) / $cachedAfter of $pages"
+            'private file map: a written page after MADV_DONTNEED is the file''s again' = (-join [char[]] $afterPrivate) -eq (-join [char[]] $original)
+            'posix_fadvise DONTNEED of one page: cached pages before / after'  = "$($onePage.Before.ResidentPages) / $($onePage.After.ResidentPages) (of the 1-page range)"
+            'posix_fadvise DONTNEED of the whole file: cached before / after'  = "$($wholeFile.ResidentPagesBefore) / $($wholeFile.ResidentPagesAfter)"
+        }) -Verdict 'does not hold here' -Why "MADV_DONTNEED emptied the map ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB resident) but the page cache kept every page ($cachedAfter of $pages): it drops the process's page-table entries, not the cached pages, which other processes may be using. On a private file map it throws away the private copies, so the file's content shows through again. What drops file pages from the cache is posix_fadvise(POSIX_FADV_DONTNEED) (Set-MemoryAdvice -Evict), clean pages only, and on this kernel only whole folios: a one-page range left $($onePage.After.ResidentPages) page cached, the whole file $($wholeFile.ResidentPagesAfter)."
+
+        $rssAfter | Should -BeLessThan $rssBefore
+        $cachedAfter | Should -Be $pages
+        $afterPrivate | Should -Be $original
+        $wholeFile.ResidentPagesAfter | Should -Be 0
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The 64-bit address space lets you map very large files without worrying about running out of addresses' } {
+        $size = 1TB
+        $sparse = Join-Path $Dir 'sparse-1TiB.bin'
+        $stream = [IO.File]::Create($sparse)
+        try { $stream.SetLength($size) } catch { $stream.Dispose(); $stream = $null } finally { if ($stream) { $stream.Dispose() } }
+        if ((Get-Item -LiteralPath $sparse).Length -ne $size) {
+            Skip-Experiment -Claim $Claim -Section $Section -Why "This file system ($(Get-FileSystemType $Dir)) cannot hold a 1 TiB sparse file."
+            return
+        }
+        $statusBefore = Get-ProcessStatus
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $map = New-MemoryMap $sparse
+        $mapMs = $watch.Elapsed.TotalMilliseconds
+        $statusMapped = Get-ProcessStatus
+        $last = Read-MemoryMap $map -Offset ($size - 4096) -Length 4096
+        $region = Get-RegionOf $map.Address
+        $anonymous = New-MemoryMap -Anonymous -Size $size -NoReserve
+        $anonymousMade = (Get-RegionOf $anonymous.Address).Rss   # it may have merged with a neighbouring map
+        $null = [MmapExperiments.Probe]::Touch($anonymous.Address, [long[]] @(0, 512GB, ($size - 1)), $true)
+        $anonymousRss = (Get-RegionOf $anonymous.Address).Rss - $anonymousMade
+        $highest = [Convert]::ToUInt64(((Get-Content "/proc/$PID/maps" | Where-Object { $_ -notmatch 'vsyscall' } | Select-Object -Last 1) -split '-')[1].Split(' ')[0], 16)
+        Remove-MemoryMap $map, $anonymous
+        $blocks = [long] ((& stat -c '%b' $sparse))
+        Remove-Item -LiteralPath $sparse
+        $addressBits = [Math]::Ceiling([Math]::Log($highest, 2))
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'a 1 TiB sparse file (disk blocks it holds)'              = $blocks
+            'New-MemoryMap of the whole file (ms)'                    = $mapMs
+            'VmSize of this process before / with the map (GiB)'      = '{0:0} / {1:0}' -f ($statusBefore.VmSize / 1GB), ($statusMapped.VmSize / 1GB)
+            'its last page read through the map'                      = "$(@($last | Where-Object { $_ -ne 0 }).Count) non-zero bytes; Rss of the map $($region.Rss / 1KB) KiB"
+            'a 1 TiB anonymous map (MAP_NORESERVE), 3 pages written: Rss (KiB)' = $anonymousRss / 1KB
+            'highest user address in this process'                    = '0x{0:x} (about 2^{1}: {2} TiB of address space)' -f $highest, $addressBits, [Math]::Round($highest / 1TB)
+        }) -Verdict 'holds' -Why "A 1 TiB file mapped in $([Math]::Round($mapMs, 1)) ms; only the pages touched cost memory, and the map took 1 TiB of a user address space of about $([Math]::Round($highest / 1TB)) TiB (47-bit addresses on x86_64 with 4-level paging), so a process could hold over a hundred such maps. The limits that do bite are elsewhere: the overcommit policy for anonymous memory (MAP_NORESERVE here) and vm.max_map_count."
+
+        $region.Size | Should -BeGreaterOrEqual $size
+        @($last | Where-Object { $_ -ne 0 }).Count | Should -Be 0
+        ($statusMapped.VmSize - $statusBefore.VmSize) | Should -BeGreaterOrEqual ($size * 0.99)
+        $anonymousRss | Should -BeLessThan 1MB
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mmap on /dev/mem gives root access to physical memory (for hardware access)' } {
+        $devmem = Test-KernelConfig 'DEVMEM'
+        $strict = Test-KernelConfig 'STRICT_DEVMEM'
+        if (-not (Test-Path -LiteralPath '/dev/mem')) {
+            $measured = [ordered]@{ '/dev/mem' = 'absent'; 'CONFIG_DEVMEM' = $devmem ?? 'unknown (no /proc/config.gz)' }
+            if ($IsRoot) {
+                # The device node can be made by hand; the driver behind it is what is missing.
+                $node = Join-Path $Dir 'mem'
+                & mknod $node c 1 1 2>$null
+                if (Test-Path -LiteralPath $node) {
+                    $opened = try { ([IO.File]::OpenRead($node)).Dispose(); 'opened' } catch { (($_.Exception.InnerException ?? $_.Exception).Message -replace "\s*:\s*'[^']*'\s*$", '') }
+                    $measured['opening a node made with mknod c 1 1'] = $opened
+                    Remove-Item -LiteralPath $node
+                }
+            }
+            Skip-Experiment -Claim $Claim -Section $Section -Measured $measured -Why "This kernel is built without /dev/mem (CONFIG_DEVMEM is not set), as many hardened and virtual-machine kernels are: there is no device to map$(if ($measured.Contains('opening a node made with mknod c 1 1')) { ', and a device node made by hand has no driver behind it' })."
+            return
+        }
+        if (-not $IsRoot) {
+            $errorId = Get-ErrorId { New-MemoryMap -Path '/dev/mem' -Length 4096 }
+            Skip-Experiment -Claim $Claim -Section $Section -Measured ([ordered]@{ 'New-MemoryMap /dev/mem as a normal user' = $errorId }) -Why 'Only root may open /dev/mem, and this run is not root.'
+            return
+        }
+        $low = New-MemoryMap -Path '/dev/mem' -Offset 0 -Length 4096
+        $lowBytes = Read-MemoryMap $low -Length 16
+        Remove-MemoryMap $low
+        $ram = Get-Content /proc/iomem -ErrorAction Ignore | Where-Object { $_ -match '^\s*([0-9a-f]+)-[0-9a-f]+ : System RAM' } | ForEach-Object { [Convert]::ToInt64(($_.Trim() -split '-')[0], 16) } | Where-Object { $_ -ge 1MB } | Select-Object -First 1
+        $highError = if ($ram) { Get-ErrorId { New-MemoryMap -Path '/dev/mem' -Offset $ram -Length 4096 } } else { 'no System RAM range above 1 MiB found' }
+
+        Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
+            'CONFIG_STRICT_DEVMEM'                  = $strict ?? 'unknown'
+            'first page of physical memory, as root' = "mapped, first bytes $(($lowBytes | ForEach-Object { '{0:x2}' -f $_ }) -join '')"
+            'a page of System RAM above 1 MiB'       = $highError ?? 'mapped'
+        }) -Verdict $(if ($strict -and $highError) { 'holds with a nuance' } else { 'holds' }) -Why "As root the first page of physical memory could be mapped. $(if ($highError) { "RAM above the first MiB could not ($highError): with CONFIG_STRICT_DEVMEM the kernel lets /dev/mem reach only the legacy low megabyte and device memory, not system RAM." } else { 'RAM above the first MiB could be mapped too: this kernel does not restrict /dev/mem.' })"
+
+        $lowBytes.Length | Should -Be 16
+    }
+
+    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'On 32-bit systems mmap was limited by the 3 GB user address space' } {
+        $measured = [ordered]@{ 'this kernel' = "$([Runtime.InteropServices.RuntimeInformation]::OSArchitecture), 64-bit" }
+        $cc = Get-CCompiler
+        $ia32 = Test-KernelConfig 'IA32_EMULATION'
+        $measured['CONFIG_IA32_EMULATION (32-bit programs on this kernel)'] = $ia32 ?? 'unknown'
+        if ($cc -and $ia32 -and [Runtime.InteropServices.RuntimeInformation]::OSArchitecture -eq 'X64') {
+            # A freestanding 32-bit program (no 32-bit libc needed): mmap2 1 MiB at a time until it fails, print the MiB.
+            $source = Join-Path $Dir 'map32.c'
+            $binary = Join-Path $Dir 'map32'
+            Set-Content -LiteralPath $source -Value @'
+/* A system call through int 0x80 with five arguments; the sixth (ebp) is 0. */
+static long sys(long n, long a, long b, long c, long d, long e) {
+    long r;
+    __asm__ volatile ("push %%ebp\n\txor %%ebp, %%ebp\n\tint $0x80\n\tpop %%ebp"
+                      : "=a"(r) : "a"(n), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e) : "memory");
+    return r;
+}
+void _start(void) {
+    unsigned long mib = 0;
+    char text[16];
+    int i = 15;
+    for (;;) {
+        long p = sys(192, 0, 1 << 20, 3, 0x22 | 0x4000, -1);   /* mmap2(NULL, 1 MiB, RW, PRIVATE|ANONYMOUS|NORESERVE) */
+        if (p < 0 && p > -4096) break;
+        mib++;
+    }
+    text[i] = '\n';
+    do { text[--i] = '0' + mib % 10; mib /= 10; } while (mib);
+    sys(4, 1, (long)(text + i), 16 - i, 0, 0);                    /* write(1, ...) */
+    sys(1, 0, 0, 0, 0, 0);                                         /* exit(0) */
+}
+'@
+            $build = Invoke-Child -FilePath $cc -ArgumentList @('-m32', '-O1', '-nostdlib', '-static', '-fno-pic', '-fno-stack-protector', '-o', $binary, $source)
+            if ($build.ExitCode -eq 0) {
+                $run = Invoke-Child -FilePath $binary
+                $mib = [long] ($run.StdOut.Trim())
+                $measured['a 32-bit process on this 64-bit kernel mapped (MiB)'] = $mib
+            } else {
+                $measured['building a 32-bit program'] = "failed: $(($build.StdErr -split '\r?\n' | Select-Object -First 1))"
+            }
+        } else {
+            $measured['a 32-bit test program'] = if (-not $cc) { 'not built: no C compiler here' } else { 'not built: this kernel runs no 32-bit x86 programs' }
+        }
+        $extra = if ($measured.Contains('a 32-bit process on this 64-bit kernel mapped (MiB)')) {
+            " What can be measured is a 32-bit process on this 64-bit kernel: it mapped $($measured['a 32-bit process on this 64-bit kernel mapped (MiB)']) MiB before running out of addresses, nearly the whole 4 GiB, because a 64-bit kernel keeps none of those addresses for itself."
+        } else { '' }
+        Skip-Experiment -Claim $Claim -Section $Section -Measured $measured -Why "The 3 GB limit belongs to 32-bit kernels, which split each process's 4 GiB of addresses into 3 GiB for the program and 1 GiB for the kernel; this machine runs a 64-bit kernel, so it cannot be measured here.$extra"
+    }
+}
