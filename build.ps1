@@ -11,10 +11,18 @@
     dotnet tool restore && dotnet pwsh ./build.ps1 demo
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 package
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 notebooks
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 experiments
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 fuzz
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 bench
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'package')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -28,6 +36,9 @@ $ToolsProject = Join-Path $Root 'tests/tools/Tools.csproj'
 # The loadable module: the PowerShell project's build assembles it here (see its csproj).
 $ModuleDirectory = Join-Path $Root 'artifacts/module/MmapTools'
 $Packages = Join-Path $Root 'artifacts/packages'
+$Notebooks = Join-Path $Root 'notebooks'
+# Executed copies of the notebooks and their HTML renderings.
+$NotebookOutput = Join-Path $Root 'artifacts/notebooks'
 
 # ---------------------------------------------------------------- helpers
 
@@ -87,6 +98,82 @@ function Install-TestTool([string] $Command, [string] $Package = $Command) {
     if ($LASTEXITCODE -ne 0) { Write-Host "apt-get could not install $Package (exit code $LASTEXITCODE): the tests that need it skip" }
 }
 
+# Installs Debian packages, as root only, running apt-get update once (a fresh machine's lists are
+# empty); throws when they cannot be installed.
+function Install-DebianPackage([string[]] $Package) {
+    if ((& id -u) -ne '0') { throw "$($Package -join ', ') missing, and this user is not root to install them (apt-get install $($Package -join ' '))" }
+    Write-Host "installing $($Package -join ', ')"
+    & apt-get update -q 2>&1 | Out-Null
+    & apt-get install -y -q @Package 2>&1 | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "apt-get could not install $($Package -join ', ') (exit code $LASTEXITCODE)" }
+}
+
+# What runs the notebooks: Jupyter's nbconvert with nbclient (Debian packages, installed when
+# missing), and the .NET Interactive kernels of the local tool (dotnet-tools.json), registered for
+# this user at every run (about a second), so that a fresh HOME works. The kernels run
+# `dotnet interactive`, which finds the local tool from the notebook's folder inside the repository.
+function Install-NotebookRunner {
+    # jupyter-nbconvert, jupyter-kernel and jupyter-execute come with the three packages.
+    $missing = @('jupyter-nbconvert', 'jupyter-kernel', 'jupyter-execute' | Where-Object { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) })
+    if ($missing.Count -gt 0) { Install-DebianPackage jupyter-nbconvert, jupyter-client, python3-nbclient }
+    Invoke-Dotnet dotnet-interactive jupyter install
+}
+
+# MmapTools.Core and MmapTools.Interactive (the kernel extension) as NuGet packages in
+# artifacts/packages, from the build just made: the notebooks load them with
+# #r "nuget: MmapTools.Interactive, *-*" (notebooks/NuGet.config names that folder). The module's
+# MmapTools.Core.dll is the same file, so a notebook that loads both binds one assembly. A rebuild
+# keeps the version number, so the copies NuGet extracted before are removed: else it would go on
+# serving the old bits.
+function Publish-InteractivePackages {
+    $null = New-Item -ItemType Directory -Force -Path $Packages
+    $nugetPackages = Get-NuGetPackagesFolder
+    foreach ($project in 'MmapTools.Core', 'MmapTools.Interactive') {
+        Get-ChildItem -LiteralPath $Packages -Filter "$project.*.nupkg" | Where-Object { $_.Name -match "^$([regex]::Escape($project))\.\d" } | Remove-Item
+        Invoke-Dotnet pack (Join-Path $Root "src/$project/$project.csproj") --configuration $Configuration --no-build --output $Packages
+        $extracted = Join-Path $nugetPackages $project.ToLowerInvariant()
+        if (Test-Path -LiteralPath $extracted) { Remove-Item -LiteralPath $extracted -Recurse -Force }
+    }
+}
+
+# Executes one notebook through Jupyter with the .NET Interactive kernel; the executed copy goes to
+# $OutputDirectory. It passes when no cell failed and both a C# and a PowerShell cell drew a picture
+# (an <svg>): the pictures of pwsh output come through the module's views, which only a real kernel
+# exercises. Returns the time taken and, when it failed, why.
+function Invoke-Notebook([IO.FileInfo] $Notebook, [string] $OutputDirectory) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    # --allow-errors: the executed copy keeps every cell's output, the failing one included; the
+    # failure is found below in the outputs.
+    $log = & jupyter nbconvert --to notebook --execute --allow-errors --ExecutePreprocessor.timeout=600 `
+        --output-dir $OutputDirectory $Notebook.FullName 2>&1
+    $exitCode = $LASTEXITCODE
+    $executed = Join-Path $OutputDirectory $Notebook.Name
+    $problem = ''
+    $pictures = @{ csharp = 0; pwsh = 0 }
+    if ($exitCode -ne 0 -or -not (Test-Path -LiteralPath $executed)) {
+        $last = @($log | ForEach-Object { "$_" } | Where-Object { $_ -match 'Error|error|died|timed out' } | Select-Object -Last 3)
+        $problem = "jupyter nbconvert exited with code ${exitCode}: $($last -join ' | ')"
+    } else {
+        $cells = (Get-Content -Raw -LiteralPath $executed | ConvertFrom-Json -AsHashtable)['cells'] | Where-Object { $_['cell_type'] -eq 'code' }
+        foreach ($cell in $cells) {
+            $interactive = $cell['metadata']['dotnet_interactive']
+            $language = if ($interactive -and $interactive['language']) { $interactive['language'] } else { 'csharp' }
+            foreach ($output in $cell['outputs']) {
+                if ($output['output_type'] -eq 'error' -and -not $problem) {
+                    $source = ($cell['source'] -join '') -split "`n" | Where-Object { $_ -and $_ -notmatch '^#!' } | Select-Object -First 1
+                    $problem = "the cell that starts '$source' failed: $($output['evalue'] -replace '\s+', ' ')"
+                }
+                $data = $output['data']
+                if ($data -and $data['text/html'] -and ($data['text/html'] -join '') -match '<svg') { $pictures[$language]++ }
+            }
+        }
+        if (-not $problem -and ($pictures.csharp -eq 0 -or $pictures.pwsh -eq 0)) {
+            $problem = "a picture is missing: $($pictures.csharp) from C# cells, $($pictures.pwsh) from PowerShell cells"
+        }
+    }
+    [pscustomobject]@{ Name = $Notebook.BaseName; Seconds = $watch.Elapsed.TotalSeconds; Pictures = $pictures; Problem = $problem }
+}
+
 # ---------------------------------------------------------------- test suites
 # A suite function returns New-SuiteResult. Problem says why the suite itself could not run; it
 # fails the test task like a failed test does. Note is shown beside the counts.
@@ -141,9 +228,29 @@ function Invoke-PesterSuite {
     New-SuiteResult -Passed $counts.Passed -Failed $counts.Failed -Skipped $counts.Skipped -Problem $problem
 }
 
+# The notebooks (notebooks/*.ipynb), each one test: executed through Jupyter with the .NET Interactive
+# kernel, copies in artifacts/notebooks.
+function Invoke-NotebookSuite {
+    $files = @(Get-ChildItem -LiteralPath $Notebooks -Filter '*.ipynb' -File | Sort-Object Name)
+    if ($files.Count -eq 0) { return New-SuiteResult -Note 'no notebooks/*.ipynb' }
+    Install-NotebookRunner
+    Publish-InteractivePackages
+    Reset-Directory $NotebookOutput
+    $passed = $failed = 0
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    foreach ($file in $files) {
+        $result = Invoke-Notebook $file $NotebookOutput
+        $verdict = if ($result.Problem) { 'FAILED' } else { 'passed' }
+        Write-Host ('notebook {0}: {1} in {2:0.0} s ({3} pictures from C#, {4} from PowerShell)' -f $result.Name, $verdict, $result.Seconds, $result.Pictures.csharp, $result.Pictures.pwsh)
+        if ($result.Problem) { Write-Host "    $($result.Problem)"; $failed++ } else { $passed++ }
+    }
+    New-SuiteResult -Passed $passed -Failed $failed -Note ('{0:0} s' -f $watch.Elapsed.TotalSeconds)
+}
+
 $TestSuites = [ordered]@{
     dotnet = { Invoke-DotnetTestSuite }
     pester = { Invoke-PesterSuite }
+    notebooks = { Invoke-NotebookSuite }
 }
 
 function Invoke-TestSuite([string] $Name) {
@@ -172,6 +279,113 @@ function Invoke-PackageTask {
     $package = @(Get-ChildItem -LiteralPath $Packages -Filter 'MmapTools.*.nupkg')
     if ($package.Count -ne 1) { throw "expected one MmapTools .nupkg in $Packages, found $($package.Count)" }
     Write-Host "package: $($package[0].FullName)"
+    # Beside it, the library and the kernel extension for #r "nuget: MmapTools.Interactive".
+    Publish-InteractivePackages
+}
+
+# Runs every notebook (as the test task does) and renders the executed copies as HTML, all in
+# artifacts/notebooks; fails when a notebook does.
+function Invoke-NotebooksTask {
+    Invoke-BuildTask
+    $result = Invoke-NotebookSuite
+    $executed = @(Get-ChildItem -LiteralPath $NotebookOutput -Filter '*.ipynb' -File -ErrorAction Ignore)
+    if ($executed.Count -gt 0) {
+        & jupyter nbconvert --to html --output-dir $NotebookOutput $executed.FullName 2>&1 | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "jupyter nbconvert --to html exited with code $LASTEXITCODE" }
+    }
+    Write-Host "notebooks: $(Format-Counts $result.Passed $result.Failed $result.Skipped); executed copies and HTML in $NotebookOutput"
+    if ($result.Problem) { throw $result.Problem }
+    if ($result.Failed -gt 0) { throw "$($result.Failed) notebook(s) failed" }
+}
+
+# Runs the seed's experiments alone (tests/experiments, through the same Pester runner as the test
+# task) and renders what they measured as artifacts/experiments/report.md and report.html; fails
+# when an experiment does.
+function Invoke-ExperimentsTask {
+    Invoke-BuildTask
+    $output = Join-Path $Root 'artifacts/experiments'
+    Reset-Directory $output
+    $files = @(Get-ChildItem -Path (Join-Path $Root 'tests/experiments/*.Experiments.ps1') -File)
+    if ($files.Count -eq 0) { throw 'there is no tests/experiments/*.Experiments.ps1' }
+    $summary = Join-Path $output 'summary.json'
+    $nunit = Join-Path $output 'pester.xml'
+    $pester = Get-PesterManifest
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $env:MMAPTOOLS_EXPERIMENT_RESULTS = Join-Path $output 'results'
+    try {
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/tools/Invoke-PesterRun.ps1') `
+            -PesterManifest $pester -NUnitReport $nunit -Summary $summary $files.FullName | Out-Host
+        $exitCode = $LASTEXITCODE
+    } finally {
+        Remove-Item Env:MMAPTOOLS_EXPERIMENT_RESULTS
+    }
+    $report = & (Join-Path $Root 'tests/experiments/Write-ExperimentReport.ps1') -ResultsDirectory (Join-Path $output 'results') `
+        -OutputDirectory $output -PesterReport $nunit -Duration $watch.Elapsed
+    $verdicts = ($report.Verdicts.GetEnumerator() | ForEach-Object { "$($_.Value) $($_.Key)" }) -join ', '
+    Write-Host "experiments: $($report.Claims) claims ($verdicts) in $([Math]::Round($watch.Elapsed.TotalSeconds)) s; report: $($report.Markdown), $($report.Html)"
+    if ($exitCode -ne 0 -or -not (Test-Path -LiteralPath $summary)) { throw "Pester could not run (exit code $exitCode)" }
+    $counts = Get-Content -Raw -LiteralPath $summary | ConvertFrom-Json
+    if ($counts.FailedContainers -or $counts.FailedBlocks) { throw "$($counts.FailedContainers) file(s) and $($counts.FailedBlocks) BeforeAll/AfterAll block(s) of the experiments failed" }
+    if ($counts.Failed -gt 0) { throw "$($counts.Failed) experiment(s) failed" }
+}
+
+# The long hardening run (issue 7): tests/MmapTools.Hardening.Tests with CsCheck_Iter model-based
+# sequences (10,000 unless set) drawn from one seed (CsCheck_Seed, or a new one), and the child
+# tests (concurrency, truncation, durability) at MMAPTOOLS_HARDENING_SCALE times their counts (4
+# unless set). Prints the sequences, the seed that reproduces them and the time, then each child
+# test's counts; a failing sequence is shrunk, and its own seed printed, by the test.
+function Invoke-FuzzTask {
+    Invoke-BuildTask
+    $output = Join-Path $Root 'artifacts/fuzz'
+    Reset-Directory $output
+    $report = Join-Path $output 'model-based.json'
+    $settings = [ordered]@{
+        CsCheck_Iter = if ($env:CsCheck_Iter) { $env:CsCheck_Iter } else { '10000' }
+        MMAPTOOLS_HARDENING_SCALE = if ($env:MMAPTOOLS_HARDENING_SCALE) { $env:MMAPTOOLS_HARDENING_SCALE } else { '4' }
+        MMAPTOOLS_FUZZ_REPORT = $report
+    }
+    $saved = @{}
+    foreach ($name in $settings.Keys) {
+        $saved[$name] = [Environment]::GetEnvironmentVariable($name)
+        [Environment]::SetEnvironmentVariable($name, $settings[$name])
+    }
+    try {
+        & dotnet test (Join-Path $Root 'tests/MmapTools.Hardening.Tests/MmapTools.Hardening.Tests.csproj') --configuration $Configuration `
+            --no-build --logger trx --results-directory $output | Out-Host
+        $exitCode = $LASTEXITCODE
+    } finally {
+        foreach ($name in $settings.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    }
+    if (-not (Test-Path -LiteralPath $report)) { throw "the model-based run wrote no report (dotnet test exited with code $exitCode)" }
+    $run = Get-Content -Raw -LiteralPath $report | ConvertFrom-Json
+    Write-Host ("fuzz: {0} of {1} model-based sequences passed, {2} checked operations, {3} s, seed {4} (CsCheck_Seed={4} CsCheck_Iter={1} reproduces the run)" -f `
+        $run.passed, $run.asked, $run.operations, $run.seconds, $run.seed)
+    foreach ($trx in Get-ChildItem -LiteralPath $output -Filter '*.trx' -Recurse) {
+        $results = ([xml](Get-Content -Raw -LiteralPath $trx.FullName)).TestRun.Results.UnitTestResult
+        foreach ($result in $results | Where-Object testName -Match 'ConcurrencyTests|TruncationTests|DurabilityTests') {
+            $stdout = $result.SelectSingleNode('*[local-name()="Output"]/*[local-name()="StdOut"]')
+            $text = if ($stdout) { ($stdout.InnerText -split "`n" | Select-Object -First 2) -join ' ' } else { '' }
+            Write-Host "  $($result.outcome) $($result.testName.Split('.')[-1]) ($($result.duration)): $($text.Trim())"
+        }
+    }
+    if ($exitCode -ne 0) { throw "the hardening run failed (dotnet test exited with code $exitCode)" }
+}
+
+# The benchmarks (issue 6): MmapTools side by side with fincore, vmtouch, a raw mincore and
+# FileStream, run by tests/benchmarks/Bench.ps1 in a child pwsh (this session loads nothing). Builds
+# the module and tests/benchmarks (not in the solution), installs vmtouch when root, and keeps the
+# workloads (a 4 GiB file, trees of 20,000 and 200,000 files) in artifacts/bench for the next run;
+# the table is printed and written there as results.md and results.json. Fails when the counts of
+# two sides disagree.
+function Invoke-BenchTask {
+    Install-TestTool vmtouch
+    $project = Join-Path $Root 'tests/benchmarks/MmapTools.Benchmarks.csproj'
+    Invoke-BuildTask
+    Invoke-Dotnet build $project --configuration $Configuration
+    $assembly = (& dotnet msbuild $project -getProperty:TargetPath -p:Configuration=$Configuration | Select-Object -Last 1).Trim()
+    & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Root 'tests/benchmarks/Bench.ps1') -ModulePath (Join-Path $ModuleDirectory 'MmapTools.psd1') `
+        -BenchAssembly $assembly -WorkDirectory (Join-Path $Root 'artifacts/bench') | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "the benchmark failed (exit code $LASTEXITCODE)" }
 }
 
 function Invoke-TestTask {
@@ -208,6 +422,10 @@ $Tasks = @{
     test  = { Invoke-TestTask }
     demo  = { Invoke-DemoTask }
     package = { Invoke-PackageTask }
+    notebooks = { Invoke-NotebooksTask }
+    experiments = { Invoke-ExperimentsTask }
+    fuzz = { Invoke-FuzzTask }
+    bench = { Invoke-BenchTask }
 }
 
 # ---------------------------------------------------------------- main
