@@ -42,6 +42,31 @@ Describe 'Get-PageResidency of files' {
         $r.ResidentRuns | Should -BeNullOrEmpty
     }
 
+    It 'marks residency of a file this user cannot write as untrusted' {
+        if ($IsRoot) { Set-ItResult -Skipped -Because 'runs in the unprivileged pass (build.ps1 reruns these files as nobody)'; return }
+        # A file owned by root, mode 0644: the one build.ps1's unprivileged pass leaves, or /etc/passwd.
+        $file = if ($env:MMAPTOOLS_ROOT_OWNED_FILE) { $env:MMAPTOOLS_ROOT_OWNED_FILE } else { '/etc/passwd' }
+        & test -w $file
+        if ($LASTEXITCODE -eq 0 -or (& stat -c %u $file) -ne '0') { Set-ItResult -Skipped -Because "$file is not a root-owned file this user cannot write"; return }
+        $null = [IO.File]::ReadAllBytes($file)
+        $note = 'mincore does not report the page cache of a file this user neither owns nor may write*'
+        # mincore calls every page of such a file resident (Linux 5.0 and later), whatever is cached.
+        $runs = Get-PageResidency -LiteralPath $file -Detail Runs
+        $runs.Source | Should -Be 'Mincore'
+        $runs.IsTrusted | Should -BeFalse
+        $runs.Note | Should -BeLike $note
+        $runs.ResidentPages | Should -Be $runs.TotalPages
+        # cachestat refuses such a file (EPERM), so even the summary detail falls back to mincore.
+        $counts = Get-PageResidency -LiteralPath $file
+        $counts.Source | Should -Be 'Mincore'
+        $counts.IsTrusted | Should -BeFalse
+        $counts.Note | Should -BeLike $note
+        $counts.DirtyPages | Should -BeNullOrEmpty
+        $summary = Get-PageResidency -LiteralPath $file -Summary
+        $summary.Sources | Should -Be 'Mincore'
+        $summary.UntrustedItems | Should -Be 1
+    }
+
     It 'shows pages leaving and coming back: evict, then read one page through a map' {
         Set-MemoryAdvice -Path $Big -Evict
         (Get-PageResidency $Big).ResidentPages | Should -Be 0
