@@ -9,6 +9,8 @@ Trees of any size are streamed: a walk reads one directory at a time (getdents64
 
 By default (-Detail Runs) each result carries the runs of resident pages (and of dirty pages where the kernel tells), which draw the bar; -Detail Bitmap adds one bit a page, and -Detail Summary gives counts only, answered by cachestat in one call where the kernel has it (the bar then shows the share, not where the pages are). -Summary uses counts only unless -Detail says otherwise.
 
+For anonymous memory, a page that was only read maps the kernel's shared zero page: mincore counts it resident although it costs no memory (the map's Rss stays 0; see Get-MemoryMap -ProcessId). Only written pages take memory of their own.
+
 A file that cannot be examined gives an error of its own and the others go on, including files and directories that vanish or cannot be opened in the middle of a walk: PathNotFound, NotAFileSystemPath, NotMappable (a FIFO or socket named directly), AccessDenied.
 '@
     Parameters  = @{

@@ -3,7 +3,7 @@
     Description = @'
 Measure-PageFault runs a script block, as Measure-Command does (its output is discarded), and returns the minor and major page faults it caused and the time it took. A minor fault maps a page that is already in memory (the page cache, or a fresh zero page); a major fault had to wait for the page to be read from storage. Touching a freshly mapped file that is in the page cache costs minor faults; touching one that was evicted costs major faults.
 
-By default it counts the faults of this thread only (getrusage RUSAGE_THREAD), which is where the script block runs, so the runtime's other threads do not add noise. -Scope Process counts the whole process. An error that stops the script block stops Measure-PageFault with that error.
+By default it counts the faults of this thread only (getrusage RUSAGE_THREAD), which is where the script block runs, so the runtime's other threads do not add noise. -Scope Process counts the whole process. PowerShell's own work while it runs the script block faults too (a few to a few hundred minor faults, more on the first run of a command), so compare counts that differ by more than that, or measure exact counts from C# with [MmapTools.ProcessMemory]::Measure. An error that stops the script block stops Measure-PageFault with that error.
 '@
     Parameters  = @{
         ScriptBlock = 'The script block to run and measure. It runs in a child scope: it sees the caller''s variables, and variables it sets are gone afterwards. Its output is discarded.'
