@@ -11,24 +11,14 @@ public readonly record struct Timed(double Milliseconds, ulong Check, long Count
 public static unsafe class Measurements
 {
     /// <summary>One pass over the map, <paramref name="chunk"/> bytes at a time, with the safe <see cref="MemoryMap.Read(long, Span{byte})"/>.</summary>
-    public static Timed SafeRead(MemoryMap map, int chunk)
-    {
-        var buffer = new byte[chunk];
-        ulong check = 0;
-        long bytes = 0;
-        long started = Stopwatch.GetTimestamp();
-        for (long at = 0; at < map.Length; at += chunk)
-        {
-            int count = (int)Math.Min(chunk, map.Length - at);
-            map.Read(at, buffer.AsSpan(0, count));
-            check ^= MemoryMarshal.Read<ulong>(buffer) + (ulong)at;
-            bytes += count;
-        }
-        return new Timed(Stopwatch.GetElapsedTime(started).TotalMilliseconds, check, bytes);
-    }
+    public static Timed SafeRead(MemoryMap map, int chunk) => Pass(map, chunk, static (map, at, into) => map.Read(at, into));
 
     /// <summary>The same pass copying from <see cref="MemoryMap.AsSpan"/> (no protection against SIGBUS).</summary>
-    public static Timed SpanCopy(MemoryMap map, int chunk)
+    public static Timed SpanCopy(MemoryMap map, int chunk) => Pass(map, chunk, static (map, at, into) => map.AsSpan(at, into.Length).CopyTo(into));
+
+    private delegate void CopyChunk(MemoryMap map, long at, Span<byte> into);
+
+    private static Timed Pass(MemoryMap map, int chunk, CopyChunk copy)
     {
         var buffer = new byte[chunk];
         ulong check = 0;
@@ -37,7 +27,7 @@ public static unsafe class Measurements
         for (long at = 0; at < map.Length; at += chunk)
         {
             int count = (int)Math.Min(chunk, map.Length - at);
-            map.AsSpan(at, count).CopyTo(buffer);
+            copy(map, at, buffer.AsSpan(0, count));
             check ^= MemoryMarshal.Read<ulong>(buffer) + (ulong)at;
             bytes += count;
         }
