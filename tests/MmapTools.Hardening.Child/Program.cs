@@ -25,6 +25,8 @@ try
         "memlock" => Scenarios.Memlock(long.Parse(args[1])),
         "shm-full" => Scenarios.SharedMemoryFull(args[1], long.Parse(args[2])),
         "residency" => Scenarios.Residency(args[1]),
+        "power-cut" => MmapTools.PowerCut.PowerCutRun.Run(args[1], int.Parse(args[2]), args[3..]),
+        "power-cut-writer" => MmapTools.PowerCut.PowerCutWriter.Run(args[1], MmapTools.PowerCut.PowerCutPlan.Parse(args[2..])),
         _ => Usage($"unknown scenario '{args[0]}'"),
     };
 }
@@ -41,7 +43,8 @@ catch (Exception e) when (e is not OutOfMemoryException)
 static int Usage(string problem)
 {
     Console.Error.WriteLine($"{problem}\nusage: MmapTools.Hardening.Child race <dir> <rounds> <seed> | truncation-victim <path> <minSize> <opsPerWorker> <seed> "
-        + "| writer <path> <round> <size> [nosync] | max-map-count | address-space | memlock <bytes> | shm-full <name> <size> | residency <path>");
+        + "| writer <path> <round> <size> [nosync] | max-map-count | address-space | memlock <bytes> | shm-full <name> <size> | residency <path> "
+        + "| power-cut <file system> <rounds> <scenario|all>... | power-cut-writer <path> <plan>");
     return 2;
 }
 
