@@ -49,7 +49,9 @@ public sealed class CrashImage : IDisposable
         {
             using (var image = File.Create(_image)) image.SetLength(ImageBytes(fileSystem));
             _loop = Run("losetup", "--find", "--show", "--direct-io=on", _image).Trim();
-            Run($"mkfs.{fileSystem}", fileSystem == "ext4" ? ["-q", "-F", _loop] : ["-q", "-f", _loop]);
+            // ext4 initializes its inode tables and journal at once, not in the background: a
+            // background write would keep the device from the quiet moment a copy needs.
+            Run($"mkfs.{fileSystem}", fileSystem == "ext4" ? ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", _loop] : ["-q", "-f", _loop]);
             Run("mount", _loop, _mount);
         }
         catch
