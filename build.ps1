@@ -187,6 +187,7 @@ function New-SuiteResult {
 function Invoke-DotnetTestSuite {
     $results = Join-Path $TestResults 'dotnet'
     Reset-Directory $results
+    Install-TestTool mkfs.xfs xfsprogs; Install-TestTool mkfs.btrfs btrfs-progs # power-cut images of xfs and btrfs beside ext4
     & dotnet test $Solution --configuration $Configuration --no-build --logger trx --results-directory $results | Out-Host
     $exitCode = $LASTEXITCODE
     $trxFiles = @(Get-ChildItem -LiteralPath $results -Filter '*.trx' -Recurse)
@@ -396,6 +397,7 @@ function Invoke-ExperimentsTask {
 # test's counts; a failing sequence is shrunk, and its own seed printed, by the test.
 function Invoke-FuzzTask {
     Invoke-BuildTask
+    Install-TestTool mkfs.xfs xfsprogs; Install-TestTool mkfs.btrfs btrfs-progs
     $output = Join-Path $Root 'artifacts/fuzz'
     Reset-Directory $output
     $report = Join-Path $output 'model-based.json'
