@@ -47,6 +47,7 @@ Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
             'dirty pages in the cache at the cuts'    = $s.dirtyAtCut
             'pages promised (synced before the cut)'  = $s.promisedPages
             'pages holding the newest write on disk'  = $s.newestPages
+            'pages holding an older write on disk'    = $s.olderPages
             'pages holding any write on disk'         = $s.writtenPages
             'pages holding the old bytes'             = $s.oldPages
             'pages past the file''s end on disk'      = $s.absentPages
@@ -55,18 +56,25 @@ Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
         }
         $onDisk = "$($s.writtenPages) of $written written pages were on the disk at the cut ($($s.dirtyAtCut) pages were dirty in the cache)"
         $verdict, $why = switch ($Name) {
-            { $_ -in 'write-only', 'ms-async', 'munmap', 'exit', 'evict' } {
-                if ($s.writtenPages -eq 0) { 'holds', "Nothing was promised and nothing was there: $onDisk. The kernel writes dirty pages back after vm.dirty_expire_centisecs; a cut before that loses them." }
-                else { 'holds with a nuance', "Nothing was promised, yet $onDisk: the kernel wrote some back before the cut." }
+            'evict' {
+                if ($s.writtenPages -eq 0) { 'holds', "Nothing was promised and nothing was there: ${onDisk}; the running system still read every write, so no dirty page was dropped." }
+                else { 'holds with a nuance', "No dirty page was dropped (the running system read every write), and ${onDisk}: POSIX_FADV_DONTNEED starts write-back of the dirty pages before it drops the clean ones, so Evict pushes writes toward the disk without waiting for them." }
             }
-            { $_ -in 'ms-sync-range', 'ms-sync-invalidate', 'fsync', 'fdatasync', 'grow-durable', 'new-durable', 'after-last-sync' } {
+            'after-last-sync' {
+                'holds', "All $($s.promisedPages) pages of the synced first write were on the disk (or newer ones); $($s.newestPages) pages held the second, unsynced write and $($s.olderPages) the first: the disk keeps the older bytes until write-back."
+            }
+            { $_ -in 'write-only', 'ms-async', 'munmap', 'exit' } {
+                if ($s.writtenPages -eq 0) { 'holds', "Nothing was promised and nothing was there: ${onDisk}. The kernel writes dirty pages back after vm.dirty_expire_centisecs; a cut before that loses them." }
+                else { 'holds with a nuance', "Nothing was promised, yet ${onDisk}: the kernel wrote some back before the cut." }
+            }
+            { $_ -in 'ms-sync-range', 'ms-sync-invalidate', 'fsync', 'fdatasync', 'grow-durable', 'new-durable' } {
                 if ($s.newestPages -gt $s.promisedPages -and $Name -eq 'ms-sync-range') { 'holds with a nuance', "All $($s.promisedPages) promised pages were there, and $($s.newestPages - $s.promisedPages) pages outside the range too: the kernel writes whole folios, larger than a page here." }
                 else { 'holds', "All $($s.promisedPages) promised pages were on the disk after the cut; $onDisk." }
             }
             { $_ -in 'grow-msync', 'new-msync' } {
                 $what = if ($Name -eq 'grow-msync') { "the new size in $($s.newSizeFound) of $($s.rounds) cuts" } else { "the new file in $($s.fileFound) of $($s.rounds) cuts" }
                 if (($Name -eq 'grow-msync' -and $s.newSizeFound -eq 0) -or ($Name -eq 'new-msync' -and $s.fileFound -eq 0)) { 'holds', "Not promised, and lost: the disk held $what." }
-                else { 'holds with a nuance', "Not promised, yet the disk held $what: msync is fdatasync of the range here, and ext4 commits the size and the new name with it. Another file system may not: Sync-MemoryMap -Durable promises them." }
+                else { 'holds with a nuance', "Not promised, yet the disk held ${what}: msync is fdatasync of the range here, and ext4 commits the size and the new name with it. Another file system may not: Sync-MemoryMap -Durable promises them." }
             }
             'private' {
                 if ($s.oldPages -eq $written) { 'holds', "After msync and fsync, all $written pages on the disk held the old bytes: a private map's writes never reach the file." }

@@ -72,6 +72,7 @@ public static class PowerCutRun
             ["fileFound"] = outcomes.Count(o => o.FileExists),
             ["newSizeFound"] = outcomes.Count(o => o.FileExists && o.DiskSize == o.FinalSize),
             ["newestPages"] = outcomes.Sum(o => o.Count(DiskPage.Newest)),
+            ["olderPages"] = outcomes.Sum(o => o.Count(DiskPage.Older)),
             ["writtenPages"] = outcomes.Sum(o => o.WrittenPages),
             ["oldPages"] = outcomes.Sum(o => o.Count(DiskPage.Old)),
             ["absentPages"] = outcomes.Sum(o => o.Count(DiskPage.Absent)),
