@@ -209,7 +209,7 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
     [Fact]
     public async Task OpenFile_OfAFifo_FailsWithoutHanging()
     {
-        // NativeFile opens with O_NONBLOCK: a blocking open of a FIFO would wait for a writer forever.
+        // PosixFile opens with O_NONBLOCK: a blocking open of a FIFO would wait for a writer forever.
         var attempt = Task.Run(() => Record.Exception(() => MemoryMap.OpenFile(files.Fifo).Dispose()));
         if (await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(20))) != attempt)
         {

@@ -91,7 +91,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
         {
             foreach (var run in bitmap.Runs(resident))
             {
-                var stat = NativeFile.TryCachestat(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
+                var stat = CachestatCall.Try(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
                 Assert.True(stat is not null, $"cachestat failed with errno {errno}");
                 Assert.True((long)stat.Value.Cached == (resident ? run.PageCount : 0),
                     $"Pages {run.FirstPage}..{run.EndPage - 1} are {(resident ? "resident" : "not resident")} by mincore; cachestat counts {stat.Value.Cached} cached.");

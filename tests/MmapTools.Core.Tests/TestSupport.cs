@@ -187,7 +187,7 @@ internal static class Kernel
     public static Libc.Cachestat Cachestat(string path, long offset, long length)
     {
         using var handle = File.OpenHandle(path);
-        var stat = NativeFile.TryCachestat(handle, offset, length, out int errno);
+        var stat = CachestatCall.Try(handle, offset, length, out int errno);
         Skip.If(stat is null && errno == Errno.ENOSYS, "This kernel has no cachestat (Linux 6.5+).");
         Assert.True(stat is not null, $"cachestat failed with errno {errno}.");
         return stat.Value;
