@@ -30,7 +30,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
 
     private static long FincorePages(string path)
     {
-        var result = Child.Run("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
+        var result = Child.RunProgram("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
         Assert.True(result.ExitCode == 0, result.ToString());
         return long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
     }
@@ -38,7 +38,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public void LargeCachedFile_ResidencyAgreesPageForPage_BetweenCachestatMincoreAndFincore()
     {
-        Skip.If(Child.Find("fincore") is null, "fincore (util-linux) is not installed.");
+        Skip.If(Machine.Find("fincore") is null, "fincore (util-linux) is not installed.");
         const int pages = (256 << 20) / 4096;
         Skip.IfNot(Page == 4096, "The test file is sized for 4 KiB pages.");
         string path = _dir["large.bin"];

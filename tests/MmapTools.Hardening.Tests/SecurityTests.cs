@@ -1,13 +1,13 @@
 namespace MmapTools.Hardening;
 
 /// <summary>
-/// Item 6 of issue 7 at the core's level: no executable mapping unless asked for explicitly, and the
+/// At the core's level: no executable mapping unless asked for explicitly, and the
 /// advice that loses data flagged as such (so that the cmdlets ask ShouldProcess). The model-based
 /// run checks both on every map it makes; these pin the defaults of every factory.
 /// </summary>
 public sealed class SecurityTests
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     private static string PermissionsOf(MemoryMap map)
     {
