@@ -37,7 +37,7 @@ public sealed class CrashImages : IDisposable
     public void Dispose()
     {
         foreach (var image in _images.Values) image.Dispose();
-        var leftovers = OperatingSystem.IsLinux() && Native.IsRoot ? CrashImage.Leftovers() : [];
+        var leftovers = OperatingSystem.IsLinux() && Machine.IsRoot ? CrashImage.Leftovers() : [];
         Assert.True(leftovers.Count == 0, $"crash images left behind: {string.Join("; ", leftovers)}");
     }
 }

@@ -1,6 +1,6 @@
 # The seed's section "msync and coherence", on the disk itself: what survives a power cut after each
 # way of writing and syncing a map. A crash image (ext4 on a loop device with direct I/O) is made by
-# the hardening child's fixture (power-cut: tests/MmapTools.Hardening.Child/PowerCut), which stops the
+# the test child's fixture (power-cut: tests/MmapTools.Child/PowerCut), which stops the
 # writer at its point, copies the device as it stands, mounts the copy and judges it against a model
 # of what must and what may be there. The verdict comes from the pages found; an It fails only where a
 # promised byte, size or name is missing, or a sector holds bytes never written there.
@@ -17,12 +17,12 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'Experiment.psm1') -Force
     Initialize-ExperimentLog 'PowerCut'
     $script:Rounds = if ($env:MMAPTOOLS_POWERCUT_ROUNDS) { [int] $env:MMAPTOOLS_POWERCUT_ROUNDS } else { 2 }
-    $child = Get-ChildItem -Path (Join-Path $PSScriptRoot '../../artifacts/bin/MmapTools.Hardening.Child/*/MmapTools.Hardening.Child.dll') -ErrorAction Ignore |
+    $child = Get-ChildItem -Path (Join-Path $PSScriptRoot '../../artifacts/bin/MmapTools.Child/*/MmapTools.Child.dll') -ErrorAction Ignore |
         Sort-Object LastWriteTime | Select-Object -Last 1
     $script:Summaries = @{}
     $script:Why = $null
     if (-not $child) {
-        $script:Why = 'the hardening child is not built (build.ps1 build)'
+        $script:Why = 'the test child is not built (build.ps1 build)'
     } else {
         $lines = & dotnet $child.FullName power-cut ext4 $Rounds all 2>&1 | ForEach-Object { "$_" }
         $skip = $lines | Where-Object { $_ -like 'skip *' } | Select-Object -First 1

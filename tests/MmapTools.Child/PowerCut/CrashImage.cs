@@ -3,7 +3,7 @@ using System.Diagnostics;
 
 namespace MmapTools.PowerCut;
 
-/// <summary>How the fixture starts a writer: the dotnet host and the hardening child's dll.</summary>
+/// <summary>How the fixture starts a writer: the dotnet host and the test child's dll.</summary>
 public sealed record WriterCommand(string Host, string Dll);
 
 /// <summary>The page cache's view of the file when power was cut: resident and dirty pages, from cachestat and mincore.</summary>
@@ -73,7 +73,7 @@ public sealed class CrashImage : IDisposable
         if (PowerCutNative.geteuid() != 0) return "crash images need root: losetup, mkfs and mount";
         if (!File.Exists("/dev/loop-control")) return "this machine has no loop devices (/dev/loop-control is missing)";
         if (Find("losetup") is null) return "losetup (util-linux) is missing";
-        if (Find($"mkfs.{fileSystem}") is null) return $"mkfs.{fileSystem} is missing (Debian: {(fileSystem == "xfs" ? "xfsprogs" : fileSystem == "btrfs" ? "btrfs-progs" : "e2fsprogs")}; tests/tools/Install-CrashImageTools.ps1 installs it as root)";
+        if (Find($"mkfs.{fileSystem}") is null) return $"mkfs.{fileSystem} is missing (Debian: {(fileSystem == "xfs" ? "xfsprogs" : fileSystem == "btrfs" ? "btrfs-progs" : "e2fsprogs")}; the test run installs it as root)";
         if (!File.ReadLines("/proc/filesystems").Any(l => l.Split('\t').LastOrDefault() == fileSystem)) return $"this kernel has no {fileSystem}";
         return null;
     }
