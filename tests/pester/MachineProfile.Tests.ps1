@@ -7,9 +7,9 @@ BeforeAll {
     $script:Cmd = 'MmapTools.PowerShell.GetMachineMemoryProfileCommand'
     $script:Python = (Get-Command python3 -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
     $script:Directory = (New-Item -ItemType Directory -Force -Path (Join-Path $TestDrive 'fs')).FullName
-    $script:Profile = Get-MachineMemoryProfile -Path $Directory
+    $script:Machine = Get-MachineMemoryProfile -Path $Directory
     # The file cachestat's permission was measured on, named in its How.
-    $cachestatFile = if ($Profile.Fact('CachestatPermitted').How -match '^cachestat on (\S+), opened') { $Matches[1] }
+    $cachestatFile = if ($Machine.Fact('CachestatPermitted').How -match '^cachestat on (\S+), opened') { $Matches[1] }
     $script:Oracle = if ($Python) {
         & $Python (Join-Path $PSScriptRoot '../tools/machine-oracle.py') $Directory $cachestatFile | ConvertFrom-Json -AsHashtable
     }
@@ -31,53 +31,53 @@ Describe 'Get-MachineMemoryProfile against an independent reading' {
     ) {
         if (-not $Oracle.ContainsKey($Name)) { Set-ItResult -Skipped -Because "python3 could not read $Name here" }
         $expected = $Oracle[$Name]
-        $actual = $Profile.$Name
-        if ($null -eq $expected) { $actual | Should -BeNullOrEmpty -Because $Profile.Explain($Name) }
-        else { "$actual" | Should -Be "$expected" -Because $Profile.Explain($Name) }
+        $actual = $Machine.$Name
+        if ($null -eq $expected) { $actual | Should -BeNullOrEmpty -Because $Machine.Explain($Name) }
+        else { "$actual" | Should -Be "$expected" -Because $Machine.Explain($Name) }
     }
 
     It 'measures the zero page as the Rss of a read-only anonymous map says (python3, smaps)' {
         $Oracle.ZeroPageRss | Should -Not -BeNullOrEmpty -Because 'python3 must find its map in smaps'
-        $Profile.ZeroPageInUse | Should -Be $Oracle.ZeroPageInUse -Because "$($Profile.Explain('ZeroPageInUse')); python3's map of 64 pages had Rss $($Oracle.ZeroPageRss) after a read of each"
-        if ($Profile.ZeroPageInUse -eq $false) { $Profile.ZeroPageProbeAllocated | Should -Be $Profile.ZeroPageProbePages }
+        $Machine.ZeroPageInUse | Should -Be $Oracle.ZeroPageInUse -Because "$($Machine.Explain('ZeroPageInUse')); python3's map of 64 pages had Rss $($Oracle.ZeroPageRss) after a read of each"
+        if ($Machine.ZeroPageInUse -eq $false) { $Machine.ZeroPageProbeAllocated | Should -Be $Machine.ZeroPageProbePages }
     }
 
     It 'gives the huge page pools by size as sysfs does' {
-        $Profile.HugePageSizes | Should -Be $Oracle.HugePageSizes
-        $Profile.HugePagesReserved | Should -Be $Oracle.HugePagesReserved
+        $Machine.HugePageSizes | Should -Be $Oracle.HugePageSizes
+        $Machine.HugePagesReserved | Should -Be $Oracle.HugePagesReserved
     }
 
     It 'measures large folios as python3 finds them in /proc/kpageflags' {
         if (-not $IsRoot) {
-            $Profile.LargeFolios | Should -BeNullOrEmpty
-            $Profile.Fact('LargeFolios').How | Should -Match 'CAP_SYS_ADMIN'
+            $Machine.LargeFolios | Should -BeNullOrEmpty
+            $Machine.Fact('LargeFolios').How | Should -Match 'CAP_SYS_ADMIN'
             Set-ItResult -Skipped -Because 'page frame numbers are hidden from users other than root, so neither side can see folios'
         }
-        $Profile.LargeFolios | Should -Be $Oracle.LargeFolios -Because $Profile.Explain('LargeFolios')
+        $Machine.LargeFolios | Should -Be $Oracle.LargeFolios -Because $Machine.Explain('LargeFolios')
     }
 
     It 'measures fault-around as python3 does' {
-        $Profile.FaultAroundBytes | Should -Be $Oracle.FaultAroundBytes -Because $Profile.Explain('FaultAroundBytes')
+        $Machine.FaultAroundBytes | Should -Be $Oracle.FaultAroundBytes -Because $Machine.Explain('FaultAroundBytes')
     }
 
     It 'finds 32-bit programs runnable exactly when python3 can run one' {
         if (-not $Oracle.ContainsKey('Runs32Bit')) { Set-ItResult -Skipped -Because 'the probe is an i386 program, and this is not x86_64' }
-        $Profile.Runs32Bit | Should -Be $Oracle.Runs32Bit -Because $Profile.Explain('Runs32Bit')
+        $Machine.Runs32Bit | Should -Be $Oracle.Runs32Bit -Because $Machine.Explain('Runs32Bit')
     }
 }
 
 Describe 'Get-MachineMemoryProfile output' {
     It 'lists every typed item as a fact, and says why each unknown one is unknown' {
-        $names = $Profile.Facts.Name
+        $names = $Machine.Facts.Name
         foreach ($name in 'KernelRelease', 'ZeroPageInUse', 'ThpEnabled', 'HugePagesReserved', 'LargeFolios', 'ReadAheadBytes', 'FaultAroundBytes',
             'MaxMapCount', 'OvercommitMemory', 'MemlockLimit', 'AddressSpaceLimit', 'SwapTotalBytes', 'NumaNodes', 'CgroupMemoryLimit',
             'DamonReclaimActive', 'TlbShootdownCounter', 'Runs32Bit', 'DevMemPresent', 'CachestatPresent', 'CachestatPermitted') {
             $names | Should -Contain $name
         }
-        foreach ($fact in $Profile.Facts | Where-Object { -not $_.Known }) {
+        foreach ($fact in $Machine.Facts | Where-Object { -not $_.Known }) {
             $fact.Value | Should -Be 'unknown'
             $fact.How | Should -Not -BeNullOrEmpty
-            $Profile.($fact.Name) | Should -BeNullOrEmpty -Because "$($fact.Name) is unknown"
+            $Machine.($fact.Name) | Should -BeNullOrEmpty -Because "$($fact.Name) is unknown"
         }
     }
 
@@ -86,11 +86,11 @@ Describe 'Get-MachineMemoryProfile output' {
             Receive-Job -Wait -AutoRemoveJob -ErrorAction Stop
         $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.MmapTools.MachineProfile'
         $copy.PageSize | Should -BeOfType ([int])
-        $copy.MaxMapCount | Should -Be $Profile.MaxMapCount
+        $copy.MaxMapCount | Should -Be $Machine.MaxMapCount
         $copy.Facts[0].Name | Should -Be 'KernelRelease'
-        foreach ($shown in ($Profile | Out-String), ($copy | Out-String)) {
+        foreach ($shown in ($Machine | Out-String), ($copy | Out-String)) {
             $shown | Should -Match "Machine profile \(file system of $([regex]::Escape($Directory))\)"
-            $shown | Should -Match "ZeroPageInUse\s+$($Profile.Fact('ZeroPageInUse').Value)"
+            $shown | Should -Match "ZeroPageInUse\s+$($Machine.Fact('ZeroPageInUse').Value)"
         }
     }
 

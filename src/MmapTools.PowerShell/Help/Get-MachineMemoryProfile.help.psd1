@@ -26,9 +26,9 @@ The probe file is made in the directory of -Path (default: the current location)
         @{
             Title   = 'Does a read of fresh memory cost a page here?'
             Code    = @'
-$profile = Get-MachineMemoryProfile -Path $env:TMPDIR
-$profile.ZeroPageInUse
-$profile.Fact('ZeroPageInUse').How
+$machine = Get-MachineMemoryProfile -Path /tmp
+$machine.ZeroPageInUse
+$machine.Fact('ZeroPageInUse').How
 '@
             Remarks = 'False on a kernel without the shared zero page (some hypervisors disable it, for example pvm_no_zero_page=1): each read fault then allocates a page. How says what was measured.'
         }
