@@ -439,6 +439,35 @@ function Get-PagemapCount {
     } finally { $stream.Dispose() }
 }
 
+<#
+.SYNOPSIS
+    A file's cached pages as util-linux fincore counts them (its own mmap and mincore), or $null
+    where fincore is missing.
+#>
+function Get-FincorePages([string] $Path) {
+    if (-not (Get-Command fincore -CommandType Application -ErrorAction Ignore)) { return $null }
+    $line = & fincore --noheadings --raw --output PAGES -- $Path
+    if ($LASTEXITCODE -ne 0) { throw "fincore $Path failed: $line" }
+    [long] "$line".Trim()
+}
+
+<#
+.SYNOPSIS
+    The tool's resident-page count of a file (Get-PageResidency -Summary) bracketed by fincore's
+    counts right before and right after it: DAMON reclaim or other work may take cold pages at any
+    moment, so the tool is right when its count lies between the two. Low/High are fincore's.
+#>
+function Get-BracketedResidency([string] $Path) {
+    $before = Get-FincorePages $Path
+    $tool = (Get-PageResidency -LiteralPath $Path -Summary).ResidentPages
+    $after = Get-FincorePages $Path
+    [pscustomobject]@{
+        Tool = $tool
+        Low  = if ($null -ne $before) { [Math]::Min($before, $after) } else { $null }
+        High = if ($null -ne $before) { [Math]::Max($before, $after) } else { $null }
+    }
+}
+
 # The TLB shootdown interrupts of every CPU together (/proc/interrupts, x86), or $null where the kernel counts none.
 function Get-TlbShootdowns {
     $line = [IO.File]::ReadAllLines('/proc/interrupts') | Where-Object { $_ -match '^\s*TLB:' } | Select-Object -First 1
@@ -498,7 +527,7 @@ function Get-Ratio([double] $Numerator, [double] $Denominator) {
 }
 
 Export-ModuleMember -Function @(
-    'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory', 'Get-ExperimentProfile', 'Get-ProfileFact', 'Get-PagemapCount'
+    'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory', 'Get-ExperimentProfile', 'Get-ProfileFact', 'Get-PagemapCount', 'Get-FincorePages', 'Get-BracketedResidency'
     'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-NoDirtyCountsReason'
     'Get-Python', 'Get-CCompiler', 'Invoke-Child', 'Invoke-Python', 'Start-PythonChild', 'Read-ChildLine', 'Send-ChildLine', 'Stop-Child'
     'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf'
