@@ -4,7 +4,7 @@ namespace MmapTools.Tests;
 
 /// <summary>
 /// MachineProfile against python3's own reading of the same machine, taken right after it
-/// (tests/tools/machine-oracle.py): every item that both can have must agree.
+/// (tests/pester/machine-oracle.py): every item that both can have must agree.
 /// </summary>
 public sealed class MachineProfileTests : IDisposable
 {
@@ -18,10 +18,10 @@ public sealed class MachineProfileTests : IDisposable
         {
             for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             {
-                string candidate = Path.Combine(folder.FullName, "tests", "tools", "machine-oracle.py");
+                string candidate = Path.Combine(folder.FullName, "tests", "pester", "machine-oracle.py");
                 if (File.Exists(candidate)) return candidate;
             }
-            throw new FileNotFoundException("tests/tools/machine-oracle.py is not above the test assembly.");
+            throw new FileNotFoundException("tests/pester/machine-oracle.py is not above the test assembly.");
         }
     }
 

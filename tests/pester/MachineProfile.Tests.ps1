@@ -1,17 +1,18 @@
 # Get-MachineMemoryProfile: every item against an independent reading taken right after it by
-# python3 (tests/tools/machine-oracle.py: its own system calls, /proc and /sys, and its own
+# python3 (machine-oracle.py beside it: its own system calls, /proc and /sys, and its own
 # measurements), the view, Start-Job, pipeline input and bad input.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
     $script:Cmd = 'MmapTools.PowerShell.GetMachineMemoryProfileCommand'
-    $script:Python = (Get-Command python3 -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
+    # Debian's python3 first: a python under /root is out of reach of the unprivileged run.
+    $script:Python = (Get-Command /usr/bin/python3, python3 -CommandType Application -ErrorAction Ignore | Select-Object -First 1).Source
     $script:Directory = (New-Item -ItemType Directory -Force -Path (Join-Path $TestDrive 'fs')).FullName
     $script:Machine = Get-MachineMemoryProfile -Path $Directory
     # The file cachestat's permission was measured on, named in its How.
     $cachestatFile = if ($Machine.Fact('CachestatPermitted').How -match '^cachestat on (\S+), opened') { $Matches[1] }
     $script:Oracle = if ($Python) {
-        & $Python (Join-Path $PSScriptRoot '../tools/machine-oracle.py') $Directory $cachestatFile | ConvertFrom-Json -AsHashtable
+        & $Python (Join-Path $PSScriptRoot 'machine-oracle.py') $Directory $cachestatFile | ConvertFrom-Json -AsHashtable
     }
 }
 
