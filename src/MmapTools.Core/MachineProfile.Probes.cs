@@ -85,7 +85,7 @@ public sealed partial class MachineProfile
         int fd = Libc.open(file, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         if (fd < 0) { Unknown(nameof(CachestatPermitted), $"{file} cannot be opened: {Errno.Name(Libc.LastError)}"); return; }
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
-        var answer = NativeFile.TryCachestat(handle, 0, 0, out errno);
+        var answer = CachestatCall.Try(handle, 0, 0, out errno);
         CachestatPermitted = answer is not null;
         Known(nameof(CachestatPermitted), CachestatPermitted,
             $"cachestat on {file}, opened read-only, answered {(answer is null ? Errno.Name(errno) : "0")}{(errno == Errno.EPERM ? ": the kernel answers only the file's owner, a writer or root; residency falls back to mincore" : "")}");
@@ -169,7 +169,7 @@ public sealed partial class MachineProfile
         HugePageSizes = found.Select(f => f.Size).ToArray();
         HugePagesReserved = found.Select(f => f.Reserved).ToArray();
         HugePagesFree = found.Select(f => f.Free).ToArray();
-        Known(nameof(HugePagesReserved), string.Join(", ", found.Select(f => $"{NativeFile.Bytes(f.Size)}: {f.Reserved} ({f.Free} free)")),
+        Known(nameof(HugePagesReserved), string.Join(", ", found.Select(f => $"{ByteSize.Format(f.Size)}: {f.Reserved} ({f.Free} free)")),
             $"read {pools}/hugepages-*/nr_hugepages and free_hugepages");
     }
 
@@ -262,7 +262,7 @@ public sealed partial class MachineProfile
             LargeFolios = compound > 0;
             LargestFolioPages = largest;
             Known(nameof(LargeFolios), LargeFolios,
-                $"measured: a {NativeFile.Bytes(pages * page)} file evicted and read back with read(2), 64 KiB a call; /proc/kpageflags: {compound} of {frames.Length} cached pages in compound folios, the largest {largest} pages");
+                $"measured: a {ByteSize.Format(pages * page)} file evicted and read back with read(2), 64 KiB a call; /proc/kpageflags: {compound} of {frames.Length} cached pages in compound folios, the largest {largest} pages");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -336,7 +336,7 @@ public sealed partial class MachineProfile
             if (Libc.getrlimit(resource, &limit) != 0) { Unknown(name, $"getrlimit failed: {Errno.Name(Libc.LastError)}"); continue; }
             ulong? value = limit.Current == ulong.MaxValue ? null : limit.Current;
             if (name == nameof(MemlockLimit)) MemlockLimit = value; else AddressSpaceLimit = value;
-            Known(name, value is { } v ? NativeFile.Bytes(v) : "unlimited", $"getrlimit({(resource == Libc.RLIMIT_AS ? "RLIMIT_AS" : "RLIMIT_MEMLOCK")}) soft limit");
+            Known(name, value is { } v ? ByteSize.Format(v) : "unlimited", $"getrlimit({(resource == Libc.RLIMIT_AS ? "RLIMIT_AS" : "RLIMIT_MEMLOCK")}) soft limit");
         }
     }
 
@@ -350,7 +350,7 @@ public sealed partial class MachineProfile
         if (SwapTotalBytes is { } total)
         {
             int devices = Math.Max(0, (ReadText("/proc/swaps")?.Split('\n').Length ?? 1) - 1);
-            Known(nameof(SwapTotalBytes), total == 0 ? "none" : NativeFile.Bytes(total), $"/proc/meminfo SwapTotal; {devices} device(s) in /proc/swaps");
+            Known(nameof(SwapTotalBytes), total == 0 ? "none" : ByteSize.Format(total), $"/proc/meminfo SwapTotal; {devices} device(s) in /proc/swaps");
         }
         else Unknown(nameof(SwapTotalBytes), "/proc/meminfo has no SwapTotal");
         const string online = "/sys/devices/system/node/online";
@@ -403,7 +403,7 @@ public sealed partial class MachineProfile
         // v1 prints "no limit" as the largest page-aligned long; v2 as "max".
         if (text is null) Unknown(nameof(CgroupMemoryLimit), NotReadable(limitFile) + " (this process's view of the cgroup file system may be another namespace's)");
         else if (text == "max" || (long.TryParse(text, out long v) && v >= long.MaxValue - (1L << 20))) Known(nameof(CgroupMemoryLimit), "unlimited", $"read {limitFile}: {text}");
-        else if (long.TryParse(text, out long limit)) { CgroupMemoryLimit = limit; Known(nameof(CgroupMemoryLimit), NativeFile.Bytes(limit), $"read {limitFile}: {text}"); }
+        else if (long.TryParse(text, out long limit)) { CgroupMemoryLimit = limit; Known(nameof(CgroupMemoryLimit), ByteSize.Format(limit), $"read {limitFile}: {text}"); }
         else Unknown(nameof(CgroupMemoryLimit), $"{limitFile} reads '{text}'");
     }
 

@@ -27,9 +27,9 @@ public sealed class MachineProfileTests : IDisposable
 
     private JsonElement ReadOracle(MachineProfile profile)
     {
-        string? python = Child.Find("python3");
+        string? python = Machine.Find("python3");
         Skip.If(python is null, "python3, the independent reader, is not installed.");
-        var result = Child.Run(python!, Oracle, _dir.Path);
+        var result = Child.RunProgram(python!, Oracle, _dir.Path);
         Assert.True(result.ExitCode == 0, result.StandardError);
         return JsonDocument.Parse(result.StandardOutput).RootElement;
     }
@@ -56,7 +56,7 @@ public sealed class MachineProfileTests : IDisposable
             Assert.True(want == (actual is null ? "" : Convert.ToString(actual, System.Globalization.CultureInfo.InvariantCulture)),
                 $"{profile.Explain(name)}; python3 read {expected.GetRawText()}");
         }
-        if (Kernel.IsRoot && oracle.TryGetProperty("LargeFolios", out var folios))
+        if (Machine.IsRoot && oracle.TryGetProperty("LargeFolios", out var folios))
             Assert.True(profile.LargeFolios == folios.GetBoolean(), $"{profile.Explain("LargeFolios")}; python3 read {folios}");
     }
 
