@@ -26,6 +26,7 @@
         'Set-MemoryProtection'
         'Get-PageResidency'
         'Measure-PageFault'
+        'Get-MachineMemoryProfile'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
