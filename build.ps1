@@ -22,7 +22,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench', 'matrix')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -234,57 +234,27 @@ function Read-PesterSummary([string] $Summary, [int] $ExitCode, [string] $Note =
 }
 
 # The cmdlet tests (tests/pester/*.Tests.ps1) once more as an unprivileged user, nobody (65534),
-# when the test task runs as root (as CI does): what a user meets without root, such as residency
-# of a file it cannot write, which mincore cannot see (PageResidency.Tests.ps1). That user cannot
-# read /root, so what it needs is copied into a folder of its own, laid out as in the repository
-# so that TestSetup.ps1 finds the module: the PowerShell tool ($PSHOME, a framework-dependent
-# pwsh.dll run by this dotnet host), Pester, artifacts/module/MmapTools, tests/pester and the runner;
-# with a HOME and TMPDIR (Pester's TestDrive) of its own there. A file owned by root, mode 0644,
-# is left in it for the test above (MMAPTOOLS_ROOT_OWNED_FILE). The environment is cleared.
+# when the test task runs as root (as CI does), from a stage of their own (tests/tools/Unprivileged.ps1).
+# Its results are kept in artifacts/test-results/pester-unprivileged.
 function Invoke-UnprivilegedPesterSuite {
     if ((& id -u) -ne '0') { return New-SuiteResult -Note 'not root: the suite above already ran unprivileged' }
-    if (-not (Get-Command setpriv -CommandType Application -ErrorAction Ignore)) { return New-SuiteResult -Problem 'setpriv (util-linux) is missing' }
-    # Staged under /tmp (1777), not in the repository: a clone may sit below a directory that other
-    # users cannot enter (mktemp -d makes 0700 ones, /root is 0700). Its results are kept in
-    # artifacts/test-results/pester-unprivileged.
+    . (Join-Path $Root 'tests/tools/Unprivileged.ps1')
     $stage = "/tmp/mmaptools-unprivileged-$PID"
-    Reset-Directory $stage
     try {
-        Invoke-UnprivilegedPester $stage
+        New-UnprivilegedStage -Root $Root -Stage $stage -PesterManifest (Get-PesterManifest)
+        $summary = Join-Path $stage 'results/summary.json'
+        $files = @(Get-ChildItem -Path (Join-Path $stage 'tests/pester/*.Tests.ps1') -File)
+        $command = Get-UnprivilegedPwsh $stage
+        & $command[0] $command[1..($command.Count - 1)] -NoProfile -NonInteractive -File (Join-Path $stage 'tests/tools/Invoke-PesterRun.ps1') `
+            -PesterManifest (Join-Path $stage 'Pester/Pester.psd1') `
+            -NUnitReport (Join-Path $stage 'results/pester.xml') -Summary $summary $files.FullName | Out-Host
+        Read-PesterSummary $summary $LASTEXITCODE -Note 'as nobody (65534)'
     } finally {
         $results = Join-Path $TestResults 'pester-unprivileged'
         Reset-Directory $results
         Copy-Item -Path (Join-Path $stage 'results/*') -Destination $results -ErrorAction Ignore
-        Remove-Item -LiteralPath $stage -Recurse -Force
+        if (Test-Path -LiteralPath $stage) { Remove-Item -LiteralPath $stage -Recurse -Force }
     }
-}
-
-function Invoke-UnprivilegedPester([string] $Stage) {
-    $pesterManifest = Get-PesterManifest
-    $pesterDirectory = Split-Path -Parent $pesterManifest
-    Copy-Item -LiteralPath $PSHOME -Destination (Join-Path $stage 'pwsh') -Recurse
-    Copy-Item -LiteralPath $pesterDirectory -Destination (Join-Path $stage 'Pester') -Recurse
-    $null = New-Item -ItemType Directory -Path (Join-Path $stage 'artifacts/module'), (Join-Path $stage 'tests/tools'), (Join-Path $stage 'home'), (Join-Path $stage 'tmp'), (Join-Path $stage 'results')
-    Copy-Item -LiteralPath $ModuleDirectory -Destination (Join-Path $stage 'artifacts/module') -Recurse
-    Copy-Item -LiteralPath (Join-Path $Root 'tests/pester') -Destination (Join-Path $stage 'tests') -Recurse
-    Copy-Item -LiteralPath (Join-Path $Root 'tests/tools/Invoke-PesterRun.ps1') -Destination (Join-Path $stage 'tests/tools')
-    $rootOwned = Join-Path $stage 'root-owned.bin'
-    [IO.File]::WriteAllBytes($rootOwned, [byte[]]::new(64KB))
-    & chmod 0755 $stage
-    & chmod -R a+rX,go-w $stage
-    & chmod 0644 $rootOwned
-    & chown -R 65534:65534 (Join-Path $stage 'home') (Join-Path $stage 'tmp') (Join-Path $stage 'results')
-    & setpriv --reuid=65534 --regid=65534 --clear-groups test -r $rootOwned
-    if ($LASTEXITCODE -ne 0) { return New-SuiteResult -Problem "nobody cannot reach ${stage}: a directory above it is closed to other users" }
-    $summary = Join-Path $stage 'results/summary.json'
-    $files = @(Get-ChildItem -Path (Join-Path $stage 'tests/pester/*.Tests.ps1') -File)
-    $dotnet = [Environment]::ProcessPath
-    & setpriv --reuid=65534 --regid=65534 --clear-groups env -i "PATH=$env:PATH" "LANG=C.UTF-8" "HOME=$stage/home" "TMPDIR=$stage/tmp" `
-        "DOTNET_ROOT=$(Split-Path -Parent $dotnet)" "DOTNET_CLI_TELEMETRY_OPTOUT=1" "MMAPTOOLS_ROOT_OWNED_FILE=$rootOwned" `
-        $dotnet (Join-Path $stage 'pwsh/pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $stage 'tests/tools/Invoke-PesterRun.ps1') `
-        -PesterManifest (Join-Path $stage "Pester/$(Split-Path -Leaf $pesterManifest)") -NUnitReport (Join-Path $stage 'results/pester.xml') `
-        -Summary $summary $files.FullName | Out-Host
-    Read-PesterSummary $summary $LASTEXITCODE -Note 'as nobody (65534)'
 }
 
 # The notebooks (notebooks/*.ipynb), each one test: executed through Jupyter with the .NET Interactive
@@ -486,6 +456,8 @@ $Tasks = @{
     experiments = { Invoke-ExperimentsTask }
     fuzz = { Invoke-FuzzTask }
     bench = { Invoke-BenchTask }
+    # The suites under conditions that change mmap, one cell each (tests/tools/Matrix.ps1).
+    matrix = { Invoke-BuildTask; & (Join-Path $Root 'tests/tools/Matrix.ps1') -Root $Root -PesterManifest (Get-PesterManifest) }
 }
 
 # ---------------------------------------------------------------- main

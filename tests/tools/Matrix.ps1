@@ -1,0 +1,390 @@
+<#
+.SYNOPSIS
+    Runs the experiments, the cmdlet tests and the notebooks under conditions that change mmap, one
+    cell each, and writes artifacts/matrix/matrix.md: which claims change under which condition.
+.DESCRIPTION
+    The cells: as root (the machine as it is), as an unprivileged user (nobody), transparent huge
+    pages always, madvise and never, a memory cgroup whose limit forces reclaim (v2 where the
+    machine has its memory controller, else v1), a small tmpfs as /dev/shm in a private mount
+    namespace, and vm.overcommit_memory=2. Each cell changes one thing, runs the suites in child
+    processes, and puts the machine back in a finally block (so also when a suite fails or the run
+    is stopped with Ctrl+C), then reads the setting again to show that it was restored. A cell that
+    cannot be set up here (not root, no such file, no cgroup controller) is skipped with the reason.
+
+    The THP and overcommit cells change settings of the whole machine for as long as they run.
+
+    build.ps1 matrix builds first and calls this script. A run of every cell and suite also writes
+    the table into README.md (between its matrix markers); a partial run writes artifacts only.
+.PARAMETER Cell
+    The cells to run (default: all, or $env:MMAPTOOLS_MATRIX_CELLS, comma-separated).
+.PARAMETER Suite
+    experiments, pester (the cmdlet tests), notebooks (default: all, or $env:MMAPTOOLS_MATRIX_SUITES).
+.PARAMETER ExperimentFilter
+    A wildcard for the experiments files (default *, or $env:MMAPTOOLS_MATRIX_EXPERIMENTS).
+.PARAMETER PesterFilter
+    A wildcard for the cmdlet test files (default *, or $env:MMAPTOOLS_MATRIX_PESTER).
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $Root,
+    [Parameter(Mandatory)] [string] $PesterManifest,
+    [string[]] $Cell = $(if ($env:MMAPTOOLS_MATRIX_CELLS) { $env:MMAPTOOLS_MATRIX_CELLS -split ',' } else { @() }),
+    [string[]] $Suite = $(if ($env:MMAPTOOLS_MATRIX_SUITES) { $env:MMAPTOOLS_MATRIX_SUITES -split ',' } else { @() }),
+    [string] $ExperimentFilter = $(if ($env:MMAPTOOLS_MATRIX_EXPERIMENTS) { $env:MMAPTOOLS_MATRIX_EXPERIMENTS } else { '*' }),
+    [string] $PesterFilter = $(if ($env:MMAPTOOLS_MATRIX_PESTER) { $env:MMAPTOOLS_MATRIX_PESTER } else { '*' }),
+    # The memory cgroup's limit: far below what the suites' files and maps take, so the kernel
+    # reclaims inside the cgroup, and above what the test processes themselves need to run.
+    [long] $CgroupLimit = 384MB,
+    [string] $ShmSize = '32m'
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+. (Join-Path $PSScriptRoot 'Unprivileged.ps1')
+
+$Output = Join-Path $Root 'artifacts/matrix'
+$AllSuites = 'experiments', 'pester', 'notebooks'
+$Thp = '/sys/kernel/mm/transparent_hugepage/enabled'
+$Overcommit = '/proc/sys/vm/overcommit_memory'
+$IsRoot = (& id -u) -eq '0'
+
+# ---------------------------------------------------------------- settings
+
+function Get-ThpMode { if (Test-Path -LiteralPath $Thp) { ((Get-Content -Raw -LiteralPath $Thp) -replace '(?s).*\[(\w+)\].*', '$1').Trim() } }
+function Get-ShmMount { (Get-Content /proc/self/mountinfo | Where-Object { ($_ -split ' ')[4] -eq '/dev/shm' }) -join "`n" }
+
+# The memory cgroup of this process: v2 where the unified hierarchy has the memory controller,
+# else v1. New cgroups go below it, so they stay inside whatever limits this process already has.
+function Get-MemoryCgroup {
+    $lines = Get-Content /proc/self/cgroup
+    $unified = ($lines | Where-Object { $_ -match '^0::' }) -replace '^0::', ''
+    foreach ($mount in '/sys/fs/cgroup', '/sys/fs/cgroup/unified') {
+        $controllers = Join-Path $mount 'cgroup.controllers'
+        if ($null -ne $unified -and (Test-Path -LiteralPath $controllers) -and (Get-Content -Raw $controllers) -match '\bmemory\b') {
+            return [pscustomobject]@{ Version = 2; Parent = (Join-Path $mount $unified.TrimStart('/')).TrimEnd('/'); Limit = 'memory.max' }
+        }
+    }
+    $v1 = ($lines | Where-Object { ($_ -split ':')[1] -split ',' -contains 'memory' } | Select-Object -First 1)
+    if ($v1 -and (Test-Path -LiteralPath '/sys/fs/cgroup/memory')) {
+        return [pscustomobject]@{ Version = 1; Parent = ('/sys/fs/cgroup/memory' + ($v1 -split ':', 3)[2]).TrimEnd('/'); Limit = 'memory.limit_in_bytes' }
+    }
+}
+
+# ---------------------------------------------------------------- cells
+# A cell: Condition (words for the table), Skip (why it cannot run here, or nothing), Enter (makes
+# the change; returns the state the others need), Prefix (the words of the command the suites run
+# inside), Evidence (what the cell measured of its condition, read before Exit) and Exit (puts the
+# machine back, reads it again, says so). Each script block gets the cell and the state from Enter.
+
+function New-Cell {
+    param([string] $Name, [string] $Condition, [scriptblock] $Skip, [scriptblock] $Enter, [scriptblock] $Prefix, [scriptblock] $Evidence,
+        [scriptblock] $Exit, [string] $Mode, [switch] $Unprivileged)
+    [pscustomobject]@{
+        Name = $Name; Condition = $Condition; Mode = $Mode; Unprivileged = [bool] $Unprivileged
+        Skip = $Skip ?? { if (-not $IsRoot) { 'this run is not root' } }
+        Enter = $Enter ?? { }
+        Prefix = $Prefix ?? { }
+        Evidence = $Evidence ?? { '' }
+        Exit = $Exit ?? { 'nothing to restore' }
+    }
+}
+
+function New-ThpCell([string] $Mode) {
+    New-Cell "thp-$Mode" "transparent huge pages: $Mode" -Mode $Mode `
+        -Skip {
+            param($Cell)
+            if (-not (Test-Path -LiteralPath $Thp)) { "$Thp is missing: this kernel has no transparent huge pages" }
+            elseif (-not $IsRoot) { 'only root may set the THP mode' }
+            elseif ((Get-Content -Raw $Thp) -notmatch "\b$($Cell.Mode)\b") { "this kernel offers no THP mode $($Cell.Mode)" }
+        } `
+        -Enter { param($Cell) $old = Get-ThpMode; [IO.File]::WriteAllText($Thp, $Cell.Mode); $old } `
+        -Evidence { "THP read during the cell: $(Get-ThpMode)" } `
+        -Exit {
+            param($Cell, $Old)
+            [IO.File]::WriteAllText($Thp, $Old)
+            $now = Get-ThpMode
+            if ($now -ne $Old) { throw "THP is $now after the cell, not $Old" }
+            "THP back to $Old (read again)"
+        }
+}
+
+$Cells = [ordered]@{
+    root           = New-Cell 'root' 'root, the machine as it is'
+    unprivileged   = New-Cell 'unprivileged' 'an unprivileged user (nobody, 65534)' -Unprivileged `
+        -Skip { if (-not $IsRoot) { 'this run is not root: it cannot become another user' } elseif (-not (Get-Command setpriv -ErrorAction Ignore)) { 'setpriv (util-linux) is missing' } }
+    'thp-always'   = New-ThpCell 'always'
+    'thp-madvise'  = New-ThpCell 'madvise'
+    'thp-never'    = New-ThpCell 'never'
+    cgroup         = New-Cell 'cgroup' "a memory cgroup limited to $([int] ($CgroupLimit / 1MB)) MiB" `
+        -Skip { if (-not $IsRoot) { 'only root may make a cgroup here' } elseif (-not (Get-MemoryCgroup)) { 'this machine has no memory cgroup controller (v1 or v2)' } } `
+        -Enter {
+            $group = Get-MemoryCgroup
+            $path = Join-Path $group.Parent "mmaptools-matrix-$PID"
+            $null = New-Item -ItemType Directory -Path $path
+            [IO.File]::WriteAllText((Join-Path $path $group.Limit), [string] $CgroupLimit)
+            [pscustomobject]@{ Group = $group; Path = $path }
+        } `
+        -Prefix { param($Cell, $State) 'sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', $State.Path } `
+        -Evidence {
+            param($Cell, $State)
+            if ($State.Group.Version -eq 1) {
+                $failures = (Get-Content (Join-Path $State.Path 'memory.failcnt')).Trim()
+                $peak = [long] (Get-Content (Join-Path $State.Path 'memory.max_usage_in_bytes'))
+                $reclaim = if ($failures -eq '0') { 'never reached: no reclaim was forced' } else { "reached $failures times (memory.failcnt): the kernel reclaimed inside the cgroup" }
+                "v1 under $($State.Group.Parent): the limit was $reclaim; peak $([int] ($peak / 1MB)) MiB"
+            } else {
+                "v2 under $($State.Group.Parent): memory.events $((Get-Content (Join-Path $State.Path 'memory.events')) -join ', ')"
+            }
+        } `
+        -Exit {
+            param($Cell, $State)
+            # Whatever still runs in it (a child of a stopped run) goes back to the parent first.
+            foreach ($process in @(Get-Content (Join-Path $State.Path 'cgroup.procs'))) {
+                [IO.File]::WriteAllText((Join-Path $State.Group.Parent 'cgroup.procs'), $process)
+            }
+            [IO.Directory]::Delete($State.Path) # rmdir: a cgroup's files go with it
+            if (Test-Path -LiteralPath $State.Path) { throw "$($State.Path) is still there" }
+            "cgroup v$($State.Group.Version) $(Split-Path -Leaf $State.Path) removed"
+        }
+    'shm-tmpfs'    = New-Cell 'shm-tmpfs' "a tmpfs of $ShmSize as /dev/shm, in a private mount namespace" `
+        -Skip { if (-not $IsRoot) { 'only root may make a mount namespace here' } elseif (-not (Get-Command unshare -ErrorAction Ignore)) { 'unshare (util-linux) is missing' } } `
+        -Enter { Get-ShmMount } `
+        -Prefix { 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', "mount -t tmpfs -o size=$ShmSize,mode=1777 mmaptools-matrix /dev/shm && exec `"`$@`"", 'sh' } `
+        -Evidence { "/dev/shm of the suites: tmpfs size=$ShmSize, mounted by their prefix in their own namespace" } `
+        -Exit { param($Cell, $Before) if ((Get-ShmMount) -ne $Before) { throw 'the /dev/shm outside the namespace changed' }; 'the /dev/shm outside is as before (mountinfo read again)' }
+    'overcommit-2' = New-Cell 'overcommit-2' 'vm.overcommit_memory=2 (strict accounting)' `
+        -Skip { if (-not $IsRoot) { 'only root may set vm.overcommit_memory' } elseif (-not (Test-Path -LiteralPath $Overcommit)) { "$Overcommit is missing" } } `
+        -Enter { $old = (Get-Content -Raw $Overcommit).Trim(); [IO.File]::WriteAllText($Overcommit, '2'); $old } `
+        -Evidence { "vm.overcommit_memory read during the cell: $((Get-Content -Raw $Overcommit).Trim()); $((Get-Content /proc/meminfo | Where-Object { $_ -match '^Commit' }) -replace '\s+', ' ' -join ', ')" } `
+        -Exit {
+            param($Cell, $Old)
+            [IO.File]::WriteAllText($Overcommit, $Old)
+            $now = (Get-Content -Raw $Overcommit).Trim()
+            if ($now -ne $Old) { throw "vm.overcommit_memory is $now after the cell, not $Old" }
+            "vm.overcommit_memory back to $Old (read again)"
+        }
+}
+
+# ---------------------------------------------------------------- suites
+
+function New-SuiteCounts([string] $Suite, [int] $Passed = 0, [int] $Failed = 0, [int] $Skipped = 0, [string[]] $FailedNames = @(), [string] $Problem = '') {
+    [pscustomobject]@{ Suite = $Suite; Passed = $Passed; Failed = $Failed; Skipped = $Skipped; FailedNames = $FailedNames; Problem = $Problem }
+}
+
+# Runs a command (an array: program, then arguments) with its output in a log file; returns the exit code.
+function Invoke-Logged([string[]] $Command, [string] $Log) {
+    & $Command[0] $Command[1..($Command.Count - 1)] *> $Log
+    $LASTEXITCODE
+}
+
+# Where a cell's Pester suites run: this repository, or for the unprivileged cell a stage of its own.
+function Get-Layout($Cell, [string] $CellDirectory) {
+    $pwsh = @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
+    if (-not $Cell.Unprivileged) {
+        return [pscustomobject]@{ Root = $Root; Pester = $PesterManifest; Results = $CellDirectory; Pwsh = $pwsh; Stage = $null }
+    }
+    $stage = "/tmp/mmaptools-matrix-$PID"
+    New-UnprivilegedStage -Root $Root -Stage $stage -PesterManifest $PesterManifest -TestFolder 'tests/pester', 'tests/experiments'
+    $results = Join-Path $stage 'results'
+    [pscustomobject]@{
+        Root = $stage; Pester = Join-Path $stage 'Pester/Pester.psd1'; Results = $results; Stage = $stage
+        Pwsh = Get-UnprivilegedPwsh $stage @{ MMAPTOOLS_EXPERIMENT_RESULTS = Join-Path $results 'results' }
+    }
+}
+
+function Invoke-PesterCell($Cell, $State, $Layout, [string] $Suite, [string] $CellDirectory) {
+    $files = if ($Suite -eq 'experiments') { Get-ChildItem -Path (Join-Path $Layout.Root "tests/experiments/$ExperimentFilter.Experiments.ps1") -File }
+    else { Get-ChildItem -Path (Join-Path $Layout.Root "tests/pester/$PesterFilter.Tests.ps1") -File }
+    $files = @($files)
+    if ($files.Count -eq 0) { return New-SuiteCounts $Suite -Problem 'no test file matches' }
+    $nunit = Join-Path $Layout.Results "$Suite.xml"
+    $summary = Join-Path $Layout.Results "$Suite.json"
+    $command = @(& $Cell.Prefix $Cell $State) + $Layout.Pwsh + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Layout.Root 'tests/tools/Invoke-PesterRun.ps1'),
+        '-PesterManifest', $Layout.Pester, '-NUnitReport', $nunit, '-Summary', $summary) + $files.FullName
+    $saved = $env:MMAPTOOLS_EXPERIMENT_RESULTS
+    $env:MMAPTOOLS_EXPERIMENT_RESULTS = Join-Path $CellDirectory 'results'
+    try {
+        $exitCode = Invoke-Logged $command (Join-Path $CellDirectory "$Suite.log")
+    } finally {
+        $env:MMAPTOOLS_EXPERIMENT_RESULTS = $saved
+    }
+    if ($Layout.Stage) {
+        Copy-Item -Path (Join-Path $Layout.Results '*') -Destination $CellDirectory -Recurse -Force -ErrorAction Ignore
+        $nunit = Join-Path $CellDirectory "$Suite.xml"
+        $summary = Join-Path $CellDirectory "$Suite.json"
+    }
+    if (-not (Test-Path -LiteralPath $summary)) { return New-SuiteCounts $Suite -Problem "Pester could not run (exit code $exitCode; see $Suite.log)" }
+    $counts = Get-Content -Raw -LiteralPath $summary | ConvertFrom-Json
+    $failed = @(Get-FailedTests $nunit)
+    $problem = @(if ($counts.FailedContainers) { "$($counts.FailedContainers) file(s) could not run" }; if ($counts.FailedBlocks) { "$($counts.FailedBlocks) BeforeAll/AfterAll block(s) failed" }) -join ', '
+    New-SuiteCounts $Suite $counts.Passed $counts.Failed $counts.Skipped $failed $problem
+}
+
+# The names of the failed tests of an NUnit report (an experiment's is "<claim> (seed: <section>)").
+function Get-FailedTests([string] $NUnit) {
+    if (-not (Test-Path -LiteralPath $NUnit)) { return }
+    foreach ($case in ([xml] (Get-Content -Raw -LiteralPath $NUnit)).SelectNodes("//test-case[@result='Failure' or @result='Error']")) {
+        $name = $case.GetAttribute('description')
+        if (-not $name) { $name = $case.GetAttribute('name') }
+        $name
+    }
+}
+
+# The notebooks through build.ps1 notebooks (it builds, publishes the packages and executes each),
+# inside the cell's condition; the executed copies are kept in the cell's folder.
+function Invoke-NotebookCell($Cell, $State, [string] $CellDirectory) {
+    if ($Cell.Unprivileged) { return New-SuiteCounts 'notebooks' -Problem 'not run: the notebook runner (Jupyter kernels, NuGet cache, dotnet tools) is set up for root only' }
+    $log = Join-Path $CellDirectory 'notebooks.log'
+    $command = @(& $Cell.Prefix $Cell $State) + @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), 'notebooks')
+    $exitCode = Invoke-Logged $command $log
+    $lines = @(Get-Content -LiteralPath $log | Select-String -Pattern '^notebook (\S+): (passed|FAILED)')
+    Copy-Item -LiteralPath (Join-Path $Root 'artifacts/notebooks') -Destination (Join-Path $CellDirectory 'notebooks') -Recurse -ErrorAction Ignore
+    if ($lines.Count -eq 0) { return New-SuiteCounts 'notebooks' -Problem "no notebook ran (exit code $exitCode; see notebooks.log)" }
+    $failed = @($lines | Where-Object { $_.Matches[0].Groups[2].Value -eq 'FAILED' } | ForEach-Object { $_.Matches[0].Groups[1].Value })
+    New-SuiteCounts 'notebooks' ($lines.Count - $failed.Count) $failed.Count 0 $failed
+}
+
+# ---------------------------------------------------------------- one cell
+
+function Invoke-Cell($Cell) {
+    $directory = Join-Path $Output $Cell.Name
+    $null = New-Item -ItemType Directory -Force -Path $directory
+    $result = [pscustomobject]@{ Name = $Cell.Name; Condition = $Cell.Condition; Skipped = ''; Suites = @(); Evidence = ''; Restored = ''; Problem = ''; Seconds = 0 }
+    $why = & $Cell.Skip $Cell
+    if ($why) { $result.Skipped = $why; return $result }
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    Write-Host "matrix cell $($Cell.Name): $($Cell.Condition)"
+    $state = $null
+    $layout = $null
+    $entered = $false
+    try {
+        $state = & $Cell.Enter $Cell
+        $entered = $true
+        $layout = Get-Layout $Cell $directory
+        foreach ($suite in $Suites) {
+            $counts = if ($suite -eq 'notebooks') { Invoke-NotebookCell $Cell $state $directory } else { Invoke-PesterCell $Cell $state $layout $suite $directory }
+            Write-Host ("  {0}: {1} passed, {2} failed, {3} skipped{4}" -f $suite, $counts.Passed, $counts.Failed, $counts.Skipped, $(if ($counts.Problem) { " -- $($counts.Problem)" }))
+            $result.Suites += $counts
+        }
+        $result.Evidence = & $Cell.Evidence $Cell $state
+        # The report is written while the condition holds: it reads the machine (THP mode, ...).
+        if ($Suites -contains 'experiments' -and (Test-Path -LiteralPath (Join-Path $directory 'results'))) {
+            $null = & (Join-Path $Root 'tests/experiments/Write-ExperimentReport.ps1') -ResultsDirectory (Join-Path $directory 'results') `
+                -OutputDirectory $directory -PesterReport (Join-Path $directory 'experiments.xml') -Duration $watch.Elapsed
+        }
+    } catch {
+        $result.Problem = $_.Exception.Message
+        Write-Host "  problem: $($result.Problem)"
+    } finally {
+        if ($layout -and $layout.Stage) { Remove-Item -LiteralPath $layout.Stage -Recurse -Force -ErrorAction Ignore }
+        if ($entered) {
+            $result.Restored = try { & $Cell.Exit $Cell $state } catch { "NOT RESTORED: $($_.Exception.Message)" }
+            Write-Host "  restored: $($result.Restored)"
+        }
+        $result.Seconds = [int] $watch.Elapsed.TotalSeconds
+    }
+    $result
+}
+
+# ---------------------------------------------------------------- the table
+
+$ShortVerdict = @{ 'holds' = 'holds'; 'holds with a nuance' = 'nuance'; 'does not hold here' = 'not here'; 'cannot be measured here' = 'n/m' }
+
+# claim key -> verdict (or FAILED) of one cell, from its experiments' results and failed tests.
+function Get-CellVerdicts([string] $CellDirectory) {
+    $verdicts = [ordered]@{}
+    foreach ($line in Get-ChildItem -Path (Join-Path $CellDirectory 'results/*.jsonl') -File -ErrorAction Ignore | Get-Content | Where-Object { $_.Trim() }) {
+        $record = $line | ConvertFrom-Json
+        $verdicts["$($record.section): $($record.claim)"] = $ShortVerdict[$record.verdict]
+    }
+    foreach ($name in Get-FailedTests (Join-Path $CellDirectory 'experiments.xml')) {
+        if ($name -match '(?:^|\.)([^.]*?) \(seed: ([^)]+)\)$') { $verdicts["$($Matches[2]): $($Matches[1])"] = 'FAILED' }
+    }
+    $verdicts
+}
+
+function Format-Counts($Counts) {
+    if (-not $Counts) { return '-' }
+    $text = "$($Counts.Passed)/$($Counts.Failed)/$($Counts.Skipped)"
+    if ($Counts.Problem) { $text += " ($($Counts.Problem))" }
+    $text
+}
+
+function Write-MatrixReport($Results, [TimeSpan] $Duration) {
+    $ran = @($Results | Where-Object { -not $_.Skipped })
+    $verdicts = @{}
+    foreach ($r in $ran) { $verdicts[$r.Name] = Get-CellVerdicts (Join-Path $Output $r.Name) }
+    $claims = @($ran | ForEach-Object { $verdicts[$_.Name].Keys } | Select-Object -Unique)
+    $changing = @($claims | Where-Object { $c = $_; @($ran | ForEach-Object { $verdicts[$_.Name][$c] ?? '-' } | Select-Object -Unique).Count -gt 1 })
+    $lines = [System.Collections.Generic.List[string]]::new()
+    $lines.Add('# mmap under other conditions of the same machine')
+    $lines.Add('')
+    $lines.Add("``dotnet pwsh ./build.ps1 matrix`` on $(& uname -r) ($(& uname -m)), $(Get-Date -AsUTC -Format 'yyyy-MM-dd HH:mm') UTC, in $([int] $Duration.TotalMinutes) min. " +
+        "Suites: $($Suites -join ', ')$(if ($ExperimentFilter -ne '*') { "; experiments $ExperimentFilter" })$(if ($PesterFilter -ne '*') { "; cmdlet tests $PesterFilter" }). " +
+        'Each cell changes one thing, runs the suites in child processes, and puts the machine back (read again after).')
+    $lines.Add('')
+    $lines.Add('## Cells')
+    $lines.Add('')
+    $lines.Add('Counts are passed/failed/skipped.')
+    $lines.Add('')
+    $lines.Add('| cell | condition | experiments | cmdlet tests | notebooks | what the cell measured | restored | time |')
+    $lines.Add('|---|---|---|---|---|---|---|---|')
+    foreach ($r in $Results) {
+        if ($r.Skipped) { $lines.Add("| $($r.Name) | $($r.Condition) | skipped: $($r.Skipped) | | | | | |"); continue }
+        $suite = @{}; foreach ($s in $r.Suites) { $suite[$s.Suite] = $s }
+        $evidence = ($r.Evidence, $(if ($r.Problem) { "problem: $($r.Problem)" }) | Where-Object { $_ }) -join '; '
+        $lines.Add("| $($r.Name) | $($r.Condition) | $(Format-Counts $suite['experiments']) | $(Format-Counts $suite['pester']) | $(Format-Counts $suite['notebooks']) | $evidence | $($r.Restored) | $($r.Seconds) s |")
+    }
+    $lines.Add('')
+    $lines.Add('## Claims whose verdict changes with the condition')
+    $lines.Add('')
+    if ($ran.Count -lt 2 -or $claims.Count -eq 0) {
+        $lines.Add('Fewer than two cells ran the experiments: nothing to compare.')
+    } elseif ($changing.Count -eq 0) {
+        $lines.Add("None: each of the $($claims.Count) claims has the same verdict in every cell that ran.")
+    } else {
+        $lines.Add("$($changing.Count) of $($claims.Count) claims. Verdicts: holds, nuance (holds with a nuance), not here (does not hold here), n/m (cannot be measured here), FAILED (the tool disagreed with the kernel), - (not recorded). Each cell's report.md says why.")
+        $lines.Add('')
+        $lines.Add("| claim | $(($ran.Name) -join ' | ') |")
+        $lines.Add("|---|$(($ran | ForEach-Object { '---' }) -join '|')|")
+        foreach ($claim in $changing) { $lines.Add("| $claim | $(($ran | ForEach-Object { $verdicts[$_.Name][$claim] ?? '-' }) -join ' | ') |") }
+    }
+    $lines.Add('')
+    $failures = @(foreach ($r in $ran) { foreach ($s in $r.Suites) { foreach ($n in $s.FailedNames) { "- $($r.Name), $($s.Suite): $n" } } })
+    $lines.Add('## Failed tests')
+    $lines.Add('')
+    $lines.Add($(if ($failures.Count) { $failures -join "`n" } else { 'None.' }))
+    $path = Join-Path $Output 'matrix.md'
+    Set-Content -LiteralPath $path -Value ($lines -join "`n")
+    $path
+}
+
+# The last full run's table in README.md, between its markers.
+function Update-Readme([string] $Report) {
+    $readme = Join-Path $Root 'README.md'
+    $text = Get-Content -Raw -LiteralPath $readme
+    $begin = '<!-- matrix:begin -->'; $end = '<!-- matrix:end -->'
+    if ($text -notmatch [regex]::Escape($begin)) { Write-Host 'README.md has no matrix markers: not updated'; return }
+    $body = (Get-Content -Raw -LiteralPath $Report) -replace '(?m)^# .*\n', '' -replace '(?m)^## ', '#### '
+    $pattern = "(?s)$([regex]::Escape($begin)).*?$([regex]::Escape($end))"
+    Set-Content -LiteralPath $readme -Value ([regex]::Replace($text, $pattern, { param($m) "$begin`n$($body.Trim())`n$end" })) -NoNewline
+    Write-Host 'README.md: the matrix table updated'
+}
+
+# ---------------------------------------------------------------- main
+
+$unknown = @($Cell | Where-Object { $_ -notin $Cells.Keys }) + @($Suite | Where-Object { $_ -notin $AllSuites })
+if ($unknown.Count) { throw "unknown cell or suite: $($unknown -join ', ') (cells: $($Cells.Keys -join ', '); suites: $($AllSuites -join ', '))" }
+$full = $Cell.Count -eq 0 -and $Suite.Count -eq 0 -and $ExperimentFilter -eq '*' -and $PesterFilter -eq '*'
+$selected = if ($Cell.Count) { $Cell } else { @($Cells.Keys) }
+$Suites = if ($Suite.Count) { $Suite } else { $AllSuites }
+if (Test-Path -LiteralPath $Output) { Remove-Item -LiteralPath $Output -Recurse -Force }
+$null = New-Item -ItemType Directory -Path $Output
+$watch = [Diagnostics.Stopwatch]::StartNew()
+$results = foreach ($name in $selected) { Invoke-Cell $Cells[$name] }
+$report = Write-MatrixReport @($results) $watch.Elapsed
+Write-Host "matrix: $report"
+if ($full) { Update-Readme $report }
+$unrestored = @($results | Where-Object { $_.Restored -like 'NOT RESTORED*' })
+if ($unrestored.Count) { throw "cell(s) $($unrestored.Name -join ', ') could not restore the machine: $($unrestored.Restored -join '; ')" }
+$bad = @($results | Where-Object { $_.Problem -or @($_.Suites | Where-Object { $_.Failed -gt 0 -or ($_.Problem -and $_.Problem -notlike 'not run:*') }).Count })
+if ($bad.Count) { throw "cell(s) $($bad.Name -join ', ') had failures or problems; see $report" }
