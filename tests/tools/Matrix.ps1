@@ -49,6 +49,51 @@ $IsRoot = (& id -u) -eq '0'
 
 # ---------------------------------------------------------------- settings
 
+# Settings of the whole machine to write back if the run is killed (SIGTERM, SIGHUP) or stopped
+# with SIGINT where PowerShell does not stop the pipeline (no terminal): a finally block runs only
+# when the pipeline stops. The handler writes the old values back and lets the signal go on.
+Add-Type -TypeDefinition @'
+using System.Collections.Concurrent;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+
+public static class MatrixSettingGuard
+{
+    private static readonly ConcurrentDictionary<string, string> Pending = new();
+    private static PosixSignalRegistration[] s_registrations;
+
+    public static void Remember(string path, string oldValue)
+    {
+        s_registrations ??= new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM, PosixSignal.SIGHUP }
+            .Select(signal => PosixSignalRegistration.Create(signal, _ => RestoreAll())).ToArray();
+        Pending[path] = oldValue;
+    }
+
+    public static void Forget(string path) => Pending.TryRemove(path, out _);
+
+    private static void RestoreAll()
+    {
+        foreach (var (path, value) in Pending)
+        {
+            try { File.WriteAllText(path, value); } catch (IOException) { } catch (System.UnauthorizedAccessException) { }
+        }
+    }
+}
+'@
+
+# Writes a setting of the machine, remembering the old value for the guard above; returns the old value.
+function Set-MachineSetting([string] $Path, [string] $Value, [string] $Old) {
+    [MatrixSettingGuard]::Remember($Path, $Old)
+    [IO.File]::WriteAllText($Path, $Value)
+    $Old
+}
+
+function Restore-MachineSetting([string] $Path, [string] $Old) {
+    [IO.File]::WriteAllText($Path, $Old)
+    [MatrixSettingGuard]::Forget($Path)
+}
+
 function Get-ThpMode { if (Test-Path -LiteralPath $Thp) { ((Get-Content -Raw -LiteralPath $Thp) -replace '(?s).*\[(\w+)\].*', '$1').Trim() } }
 function Get-ShmMount { (Get-Content /proc/self/mountinfo | Where-Object { ($_ -split ' ')[4] -eq '/dev/shm' }) -join "`n" }
 
@@ -96,11 +141,11 @@ function New-ThpCell([string] $Mode) {
             elseif (-not $IsRoot) { 'only root may set the THP mode' }
             elseif ((Get-Content -Raw $Thp) -notmatch "\b$($Cell.Mode)\b") { "this kernel offers no THP mode $($Cell.Mode)" }
         } `
-        -Enter { param($Cell) $old = Get-ThpMode; [IO.File]::WriteAllText($Thp, $Cell.Mode); $old } `
+        -Enter { param($Cell) Set-MachineSetting $Thp $Cell.Mode (Get-ThpMode) } `
         -Evidence { "THP read during the cell: $(Get-ThpMode)" } `
         -Exit {
             param($Cell, $Old)
-            [IO.File]::WriteAllText($Thp, $Old)
+            Restore-MachineSetting $Thp $Old
             $now = Get-ThpMode
             if ($now -ne $Old) { throw "THP is $now after the cell, not $Old" }
             "THP back to $Old (read again)"
@@ -153,11 +198,11 @@ $Cells = [ordered]@{
         -Exit { param($Cell, $Before) if ((Get-ShmMount) -ne $Before) { throw 'the /dev/shm outside the namespace changed' }; 'the /dev/shm outside is as before (mountinfo read again)' }
     'overcommit-2' = New-Cell 'overcommit-2' 'vm.overcommit_memory=2 (strict accounting)' `
         -Skip { if (-not $IsRoot) { 'only root may set vm.overcommit_memory' } elseif (-not (Test-Path -LiteralPath $Overcommit)) { "$Overcommit is missing" } } `
-        -Enter { $old = (Get-Content -Raw $Overcommit).Trim(); [IO.File]::WriteAllText($Overcommit, '2'); $old } `
+        -Enter { Set-MachineSetting $Overcommit '2' (Get-Content -Raw $Overcommit).Trim() } `
         -Evidence { "vm.overcommit_memory read during the cell: $((Get-Content -Raw $Overcommit).Trim()); $((Get-Content /proc/meminfo | Where-Object { $_ -match '^Commit' }) -replace '\s+', ' ' -join ', ')" } `
         -Exit {
             param($Cell, $Old)
-            [IO.File]::WriteAllText($Overcommit, $Old)
+            Restore-MachineSetting $Overcommit $Old
             $now = (Get-Content -Raw $Overcommit).Trim()
             if ($now -ne $Old) { throw "vm.overcommit_memory is $now after the cell, not $Old" }
             "vm.overcommit_memory back to $Old (read again)"
