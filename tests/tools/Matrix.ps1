@@ -417,6 +417,9 @@ function Update-Readme([string] $Report) {
 
 # ---------------------------------------------------------------- main
 
+# An empty default comes as $null through the parameter's default expression.
+$Cell = @($Cell | Where-Object { $_ })
+$Suite = @($Suite | Where-Object { $_ })
 $unknown = @($Cell | Where-Object { $_ -notin $Cells.Keys }) + @($Suite | Where-Object { $_ -notin $AllSuites })
 if ($unknown.Count) { throw "unknown cell or suite: $($unknown -join ', ') (cells: $($Cells.Keys -join ', '); suites: $($AllSuites -join ', '))" }
 $full = $Cell.Count -eq 0 -and $Suite.Count -eq 0 -and $ExperimentFilter -eq '*' -and $PesterFilter -eq '*'
