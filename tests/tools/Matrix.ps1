@@ -23,6 +23,8 @@
     A wildcard for the experiments files (default *, or $env:MMAPTOOLS_MATRIX_EXPERIMENTS).
 .PARAMETER PesterFilter
     A wildcard for the cmdlet test files (default *, or $env:MMAPTOOLS_MATRIX_PESTER).
+.PARAMETER NotebookFilter
+    A wildcard for the notebooks (default *, or $env:MMAPTOOLS_MATRIX_NOTEBOOKS).
 #>
 [CmdletBinding()]
 param(
@@ -32,6 +34,7 @@ param(
     [string[]] $Suite = $(if ($env:MMAPTOOLS_MATRIX_SUITES) { $env:MMAPTOOLS_MATRIX_SUITES -split ',' } else { @() }),
     [string] $ExperimentFilter = $(if ($env:MMAPTOOLS_MATRIX_EXPERIMENTS) { $env:MMAPTOOLS_MATRIX_EXPERIMENTS } else { '*' }),
     [string] $PesterFilter = $(if ($env:MMAPTOOLS_MATRIX_PESTER) { $env:MMAPTOOLS_MATRIX_PESTER } else { '*' }),
+    [string] $NotebookFilter = $(if ($env:MMAPTOOLS_MATRIX_NOTEBOOKS) { $env:MMAPTOOLS_MATRIX_NOTEBOOKS } else { '*' }),
     # The memory cgroup's limit: far below what the suites' files and maps take, so the kernel
     # reclaims inside the cgroup, and above what the test processes themselves need to run.
     [long] $CgroupLimit = 384MB,
@@ -39,7 +42,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
-. (Join-Path $PSScriptRoot 'Unprivileged.ps1')
+Import-Module (Join-Path $PSScriptRoot 'TestRun.psm1') -Force
 
 $Output = Join-Path $Root 'artifacts/matrix'
 $AllSuites = 'experiments', 'pester', 'notebooks'
@@ -211,57 +214,38 @@ $Cells = [ordered]@{
 
 # ---------------------------------------------------------------- suites
 
-function New-SuiteCounts([string] $Suite, [int] $Passed = 0, [int] $Failed = 0, [int] $Skipped = 0, [string[]] $FailedNames = @(), [string] $Problem = '') {
-    [pscustomobject]@{ Suite = $Suite; Passed = $Passed; Failed = $Failed; Skipped = $Skipped; FailedNames = $FailedNames; Problem = $Problem }
-}
-
-# Runs a command (an array: program, then arguments) with its output in a log file; returns the exit code.
-function Invoke-Logged([string[]] $Command, [string] $Log) {
-    & $Command[0] $Command[1..($Command.Count - 1)] *> $Log
-    $LASTEXITCODE
-}
-
-# Where a cell's Pester suites run: this repository, or for the unprivileged cell a stage of its own.
-function Get-Layout($Cell, [string] $CellDirectory) {
-    $pwsh = @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
+# Where a cell's Pester suites run: this repository, or for the unprivileged cell a stage of its own
+# (tests/tools/New-UnprivilegedStage.ps1) from which the results are copied back.
+function Get-Layout($Cell, $State, [string] $CellDirectory) {
+    $prefix = @(& $Cell.Prefix $Cell $State)
     if (-not $Cell.Unprivileged) {
-        return [pscustomobject]@{ Root = $Root; Pester = $PesterManifest; Results = $CellDirectory; Pwsh = $pwsh; Stage = $null }
+        return [pscustomobject]@{ Root = $Root; Stage = $null; Launcher = $prefix + @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
+            Runner = Join-Path $PSScriptRoot 'Invoke-PesterRun.ps1'; PesterManifest = $PesterManifest; Results = $CellDirectory }
     }
     $stage = "/tmp/mmaptools-matrix-$PID"
-    New-UnprivilegedStage -Root $Root -Stage $stage -PesterManifest $PesterManifest -TestFolder 'tests/pester', 'tests/experiments'
-    $results = Join-Path $stage 'results'
-    [pscustomobject]@{
-        Root = $stage; Pester = Join-Path $stage 'Pester/Pester.psd1'; Results = $results; Stage = $stage
-        Pwsh = Get-UnprivilegedPwsh $stage @{ MMAPTOOLS_EXPERIMENT_RESULTS = Join-Path $results 'results' }
-    }
+    if (Test-Path -LiteralPath $stage) { Remove-Item -LiteralPath $stage -Recurse -Force }
+    $as = & (Join-Path $PSScriptRoot 'New-UnprivilegedStage.ps1') -Stage $stage -PesterManifest $PesterManifest -ModuleDirectory (Join-Path $Root 'artifacts/module/MmapTools') `
+        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments' -Environment @{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" }
+    [pscustomobject]@{ Root = $stage; Stage = $stage; Launcher = $prefix + $as.Launcher; Runner = $as.Runner; PesterManifest = $as.PesterManifest; Results = $as.Results }
 }
 
-function Invoke-PesterCell($Cell, $State, $Layout, [string] $Suite, [string] $CellDirectory) {
-    $files = if ($Suite -eq 'experiments') { Get-ChildItem -Path (Join-Path $Layout.Root "tests/experiments/$ExperimentFilter.Experiments.ps1") -File }
-    else { Get-ChildItem -Path (Join-Path $Layout.Root "tests/pester/$PesterFilter.Tests.ps1") -File }
-    $files = @($files)
-    if ($files.Count -eq 0) { return New-SuiteCounts $Suite -Problem 'no test file matches' }
-    $nunit = Join-Path $Layout.Results "$Suite.xml"
-    $summary = Join-Path $Layout.Results "$Suite.json"
-    $command = @(& $Cell.Prefix $Cell $State) + $Layout.Pwsh + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Layout.Root 'tests/tools/Invoke-PesterRun.ps1'),
-        '-PesterManifest', $Layout.Pester, '-NUnitReport', $nunit, '-Summary', $summary) + $files.FullName
-    $saved = $env:MMAPTOOLS_EXPERIMENT_RESULTS
+# One Pester suite of a cell through TestRun.psm1's Invoke-PesterFiles; its pester.xml and
+# summary.json in <cell>/<suite>, the experiments' results in <cell>/results.
+function Invoke-PesterCell($Layout, [string] $Suite, [string] $CellDirectory) {
+    $pattern = if ($Suite -eq 'experiments') { "tests/experiments/$ExperimentFilter.Experiments.ps1" } else { "tests/pester/$PesterFilter.Tests.ps1" }
+    $files = @(Get-ChildItem -Path (Join-Path $Layout.Root $pattern) -File)
+    if ($files.Count -eq 0) { return New-SuiteResult -Name $Suite -Problem "no file matches $pattern" }
+    $results = Join-Path $Layout.Results $Suite
+    $null = New-Item -ItemType Directory -Force -Path $results
     $env:MMAPTOOLS_EXPERIMENT_RESULTS = Join-Path $CellDirectory 'results'
     try {
-        $exitCode = Invoke-Logged $command (Join-Path $CellDirectory "$Suite.log")
+        $counts = Invoke-PesterFiles -Files $files.FullName -Results $results -Launcher $Layout.Launcher -Runner $Layout.Runner -PesterManifest $Layout.PesterManifest
     } finally {
-        $env:MMAPTOOLS_EXPERIMENT_RESULTS = $saved
+        Remove-Item Env:MMAPTOOLS_EXPERIMENT_RESULTS
     }
-    if ($Layout.Stage) {
-        Copy-Item -Path (Join-Path $Layout.Results '*') -Destination $CellDirectory -Recurse -Force -ErrorAction Ignore
-        $nunit = Join-Path $CellDirectory "$Suite.xml"
-        $summary = Join-Path $CellDirectory "$Suite.json"
-    }
-    if (-not (Test-Path -LiteralPath $summary)) { return New-SuiteCounts $Suite -Problem "Pester could not run (exit code $exitCode; see $Suite.log)" }
-    $counts = Get-Content -Raw -LiteralPath $summary | ConvertFrom-Json
-    $failed = @(Get-FailedTests $nunit)
-    $problem = @(if ($counts.FailedContainers) { "$($counts.FailedContainers) file(s) could not run" }; if ($counts.FailedBlocks) { "$($counts.FailedBlocks) BeforeAll/AfterAll block(s) failed" }) -join ', '
-    New-SuiteCounts $Suite $counts.Passed $counts.Failed $counts.Skipped $failed $problem
+    if ($Layout.Stage) { Copy-Item -Path (Join-Path $Layout.Results '*') -Destination $CellDirectory -Recurse -Force -ErrorAction Ignore }
+    $counts.Name = $Suite
+    $counts | Add-Member -NotePropertyName FailedNames -NotePropertyValue @(Get-FailedTests (Join-Path $CellDirectory "$Suite/pester.xml")) -PassThru
 }
 
 # The names of the failed tests of an NUnit report (an experiment's is "<claim> (seed: <section>)").
@@ -274,18 +258,21 @@ function Get-FailedTests([string] $NUnit) {
     }
 }
 
-# The notebooks through build.ps1 notebooks (it builds, publishes the packages and executes each),
-# inside the cell's condition; the executed copies are kept in the cell's folder.
+# The notebooks through tests/tools/Invoke-Notebook.ps1 in a child PowerShell inside the cell's
+# condition (build.ps1 matrix published the packages they load); executed copies in <cell>/notebooks.
 function Invoke-NotebookCell($Cell, $State, [string] $CellDirectory) {
-    if ($Cell.Unprivileged) { return New-SuiteCounts 'notebooks' -Problem 'not run: the notebook runner (Jupyter kernels, NuGet cache, dotnet tools) is set up for root only' }
-    $log = Join-Path $CellDirectory 'notebooks.log'
-    $command = @(& $Cell.Prefix $Cell $State) + @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), 'notebooks')
-    $exitCode = Invoke-Logged $command $log
-    $lines = @(Get-Content -LiteralPath $log | Select-String -Pattern '^notebook (\S+): (passed|FAILED)')
-    Copy-Item -LiteralPath (Join-Path $Root 'artifacts/notebooks') -Destination (Join-Path $CellDirectory 'notebooks') -Recurse -ErrorAction Ignore
-    if ($lines.Count -eq 0) { return New-SuiteCounts 'notebooks' -Problem "no notebook ran (exit code $exitCode; see notebooks.log)" }
-    $failed = @($lines | Where-Object { $_.Matches[0].Groups[2].Value -eq 'FAILED' } | ForEach-Object { $_.Matches[0].Groups[1].Value })
-    New-SuiteCounts 'notebooks' ($lines.Count - $failed.Count) $failed.Count 0 $failed
+    if ($Cell.Unprivileged) { return New-SuiteResult -Name 'notebooks' -Problem 'not run: the notebook runner (Jupyter kernels, NuGet cache, dotnet tools) is set up for root only' }
+    $output = Join-Path $CellDirectory 'notebooks'
+    $json = Join-Path $CellDirectory 'notebooks.json'
+    $script = "& '$(Join-Path $PSScriptRoot 'Invoke-Notebook.ps1')' -Notebook (Get-ChildItem '$(Join-Path $Root 'notebooks')' -Filter '$NotebookFilter.ipynb' | Sort-Object Name) " +
+        "-OutputDirectory '$output' | Select-Object Name, Seconds, Problem | ConvertTo-Json -AsArray | Set-Content '$json'"
+    $command = @(& $Cell.Prefix $Cell $State) + @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command', $script)
+    & $command[0] @($command | Select-Object -Skip 1) | Out-Host
+    if (-not (Test-Path -LiteralPath $json)) { return New-SuiteResult -Name 'notebooks' -Problem "no notebook ran (exit code $LASTEXITCODE)" }
+    $ran = @(Get-Content -Raw -LiteralPath $json | ConvertFrom-Json)
+    $failed = @($ran | Where-Object Problem)
+    New-SuiteResult -Name 'notebooks' -Passed ($ran.Count - $failed.Count) -Failed $failed.Count |
+        Add-Member -NotePropertyName FailedNames -NotePropertyValue @($failed | ForEach-Object { "$($_.Name): $($_.Problem)" }) -PassThru
 }
 
 # ---------------------------------------------------------------- one cell
@@ -304,17 +291,18 @@ function Invoke-Cell($Cell) {
     try {
         $state = & $Cell.Enter $Cell
         $entered = $true
-        $layout = Get-Layout $Cell $directory
+        $layout = Get-Layout $Cell $state $directory
         foreach ($suite in $Suites) {
-            $counts = if ($suite -eq 'notebooks') { Invoke-NotebookCell $Cell $state $directory } else { Invoke-PesterCell $Cell $state $layout $suite $directory }
-            Write-Host ("  {0}: {1} passed, {2} failed, {3} skipped{4}" -f $suite, $counts.Passed, $counts.Failed, $counts.Skipped, $(if ($counts.Problem) { " -- $($counts.Problem)" }))
+            $counts = if ($suite -eq 'notebooks') { Invoke-NotebookCell $Cell $state $directory } else { Invoke-PesterCell $layout $suite $directory }
+            if (-not $counts.PSObject.Properties['FailedNames']) { $counts | Add-Member -NotePropertyName FailedNames -NotePropertyValue @() }
+            Write-Host ("  {0}: {1} passed, {2} failed, {3} skipped{4}" -f $suite, $counts.Passed, $counts.Failed, $counts.Skipped, $(if ($counts.Problems) { " -- $($counts.Problems -join ', ')" }))
             $result.Suites += $counts
         }
         $result.Evidence = & $Cell.Evidence $Cell $state
         # The report is written while the condition holds: it reads the machine (THP mode, ...).
         if ($Suites -contains 'experiments' -and (Test-Path -LiteralPath (Join-Path $directory 'results'))) {
             $null = & (Join-Path $Root 'tests/experiments/Write-ExperimentReport.ps1') -ResultsDirectory (Join-Path $directory 'results') `
-                -OutputDirectory $directory -PesterReport (Join-Path $directory 'experiments.xml') -Duration $watch.Elapsed
+                -OutputDirectory $directory -PesterReport (Join-Path $directory 'experiments/pester.xml') -Duration $watch.Elapsed
         }
     } catch {
         $result.Problem = $_.Exception.Message
@@ -341,7 +329,7 @@ function Get-CellVerdicts([string] $CellDirectory) {
         $record = $line | ConvertFrom-Json
         $verdicts["$($record.section): $($record.claim)"] = $ShortVerdict[$record.verdict]
     }
-    foreach ($name in Get-FailedTests (Join-Path $CellDirectory 'experiments.xml')) {
+    foreach ($name in Get-FailedTests (Join-Path $CellDirectory 'experiments/pester.xml')) {
         if ($name -match '(?:^|\.)([^.]*?) \(seed: ([^)]+)\)$') { $verdicts["$($Matches[2]): $($Matches[1])"] = 'FAILED' }
     }
     $verdicts
@@ -350,7 +338,7 @@ function Get-CellVerdicts([string] $CellDirectory) {
 function Format-Counts($Counts) {
     if (-not $Counts) { return '-' }
     $text = "$($Counts.Passed)/$($Counts.Failed)/$($Counts.Skipped)"
-    if ($Counts.Problem) { $text += " ($($Counts.Problem))" }
+    if ($Counts.Problems) { $text += " ($($Counts.Problems -join ', '))" }
     $text
 }
 
@@ -364,7 +352,7 @@ function Write-MatrixReport($Results, [TimeSpan] $Duration) {
     $lines.Add('# mmap under other conditions of the same machine')
     $lines.Add('')
     $lines.Add("``dotnet pwsh ./build.ps1 matrix`` on $(& uname -r) ($(& uname -m)), $(Get-Date -AsUTC -Format 'yyyy-MM-dd HH:mm') UTC, in $([int] $Duration.TotalMinutes) min. " +
-        "Suites: $($Suites -join ', ')$(if ($ExperimentFilter -ne '*') { "; experiments $ExperimentFilter" })$(if ($PesterFilter -ne '*') { "; cmdlet tests $PesterFilter" }). " +
+        "Suites: $($Suites -join ', ')$(if ($ExperimentFilter -ne '*') { "; experiments $ExperimentFilter" })$(if ($PesterFilter -ne '*') { "; cmdlet tests $PesterFilter" })$(if ($NotebookFilter -ne '*') { "; notebooks $NotebookFilter" }). " +
         'Each cell changes one thing, runs the suites in child processes, and puts the machine back (read again after).')
     $lines.Add('')
     $lines.Add('## Cells')
@@ -375,7 +363,7 @@ function Write-MatrixReport($Results, [TimeSpan] $Duration) {
     $lines.Add('|---|---|---|---|---|---|---|---|')
     foreach ($r in $Results) {
         if ($r.Skipped) { $lines.Add("| $($r.Name) | $($r.Condition) | skipped: $($r.Skipped) | | | | | |"); continue }
-        $suite = @{}; foreach ($s in $r.Suites) { $suite[$s.Suite] = $s }
+        $suite = @{}; foreach ($s in $r.Suites) { $suite[$s.Name] = $s }
         $evidence = ($r.Evidence, $(if ($r.Problem) { "problem: $($r.Problem)" }) | Where-Object { $_ }) -join '; '
         $lines.Add("| $($r.Name) | $($r.Condition) | $(Format-Counts $suite['experiments']) | $(Format-Counts $suite['pester']) | $(Format-Counts $suite['notebooks']) | $evidence | $($r.Restored) | $($r.Seconds) s |")
     }
@@ -394,7 +382,7 @@ function Write-MatrixReport($Results, [TimeSpan] $Duration) {
         foreach ($claim in $changing) { $lines.Add("| $claim | $(($ran | ForEach-Object { $verdicts[$_.Name][$claim] ?? '-' }) -join ' | ') |") }
     }
     $lines.Add('')
-    $failures = @(foreach ($r in $ran) { foreach ($s in $r.Suites) { foreach ($n in $s.FailedNames) { "- $($r.Name), $($s.Suite): $n" } } })
+    $failures = @(foreach ($r in $ran) { foreach ($s in $r.Suites) { foreach ($n in $s.FailedNames) { "- $($r.Name), $($s.Name): $n" } } })
     $lines.Add('## Failed tests')
     $lines.Add('')
     $lines.Add($(if ($failures.Count) { $failures -join "`n" } else { 'None.' }))
@@ -422,7 +410,7 @@ $Cell = @($Cell | Where-Object { $_ })
 $Suite = @($Suite | Where-Object { $_ })
 $unknown = @($Cell | Where-Object { $_ -notin $Cells.Keys }) + @($Suite | Where-Object { $_ -notin $AllSuites })
 if ($unknown.Count) { throw "unknown cell or suite: $($unknown -join ', ') (cells: $($Cells.Keys -join ', '); suites: $($AllSuites -join ', '))" }
-$full = $Cell.Count -eq 0 -and $Suite.Count -eq 0 -and $ExperimentFilter -eq '*' -and $PesterFilter -eq '*'
+$full = $Cell.Count -eq 0 -and $Suite.Count -eq 0 -and $ExperimentFilter -eq '*' -and $PesterFilter -eq '*' -and $NotebookFilter -eq '*'
 $selected = if ($Cell.Count) { $Cell } else { @($Cells.Keys) }
 $Suites = if ($Suite.Count) { $Suite } else { $AllSuites }
 if (Test-Path -LiteralPath $Output) { Remove-Item -LiteralPath $Output -Recurse -Force }
@@ -434,5 +422,5 @@ Write-Host "matrix: $report"
 if ($full) { Update-Readme $report }
 $unrestored = @($results | Where-Object { $_.Restored -like 'NOT RESTORED*' })
 if ($unrestored.Count) { throw "cell(s) $($unrestored.Name -join ', ') could not restore the machine: $($unrestored.Restored -join '; ')" }
-$bad = @($results | Where-Object { $_.Problem -or @($_.Suites | Where-Object { $_.Failed -gt 0 -or ($_.Problem -and $_.Problem -notlike 'not run:*') }).Count })
+$bad = @($results | Where-Object { $_.Problem -or @($_.Suites | Where-Object { $_.Failed -gt 0 -or @($_.Problems | Where-Object { $_ -notlike 'not run:*' }).Count }).Count })
 if ($bad.Count) { throw "cell(s) $($bad.Name -join ', ') had failures or problems; see $report" }
