@@ -225,7 +225,7 @@ function Get-Layout($Cell, $State, [string] $CellDirectory) {
     $stage = "/tmp/mmaptools-matrix-$PID"
     if (Test-Path -LiteralPath $stage) { Remove-Item -LiteralPath $stage -Recurse -Force }
     $as = & (Join-Path $PSScriptRoot 'New-UnprivilegedStage.ps1') -Stage $stage -PesterManifest $PesterManifest -ModuleDirectory (Join-Path $Root 'artifacts/module/MmapTools') `
-        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments' -Environment @{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" }
+        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments', 'results/experiments', 'results/pester' -Environment @{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" }
     [pscustomobject]@{ Root = $stage; Stage = $stage; Launcher = $prefix + $as.Launcher; Runner = $as.Runner; PesterManifest = $as.PesterManifest; Results = $as.Results }
 }
 
