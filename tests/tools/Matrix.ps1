@@ -35,9 +35,10 @@ param(
     [string] $ExperimentFilter = $(if ($env:MMAPTOOLS_MATRIX_EXPERIMENTS) { $env:MMAPTOOLS_MATRIX_EXPERIMENTS } else { '*' }),
     [string] $PesterFilter = $(if ($env:MMAPTOOLS_MATRIX_PESTER) { $env:MMAPTOOLS_MATRIX_PESTER } else { '*' }),
     [string] $NotebookFilter = $(if ($env:MMAPTOOLS_MATRIX_NOTEBOOKS) { $env:MMAPTOOLS_MATRIX_NOTEBOOKS } else { '*' }),
-    # The memory cgroup's limit: far below what the suites' files and maps take, so the kernel
-    # reclaims inside the cgroup, and above what the test processes themselves need to run.
-    [long] $CgroupLimit = 384MB,
+    # The memory cgroup's limit: below what the suites' files and maps take, so the kernel reclaims
+    # inside the cgroup, and above what the processes themselves need (at 384 MiB the notebooks'
+    # .NET Interactive kernel was killed). The cell reports how often the limit was reached.
+    [long] $CgroupLimit = 1GB,
     [string] $ShmSize = '32m'
 )
 $ErrorActionPreference = 'Stop'
