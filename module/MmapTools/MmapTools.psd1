@@ -27,6 +27,7 @@
         'Set-MemoryProtection'
         'Get-PageResidency'
         'Measure-PageFault'
+        'Get-MachineMemoryProfile'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -45,6 +45,7 @@ BeforeAll {
             Region    = Get-MemoryMap -ProcessId $PID | Where-Object { $_.Start -le $map.Address.ToInt64() -and $map.Address.ToInt64() -lt $_.End }
             Faults    = Measure-PageFault { $null = Read-MemoryMap $map }
             Removed   = & { $m = New-MemoryMap $File -Length 100; Remove-MemoryMap $m; $m }
+            Profile   = Get-MachineMemoryProfile -Path $File
         }
         $live = [ordered]@{}
         foreach ($name in $outputs.Keys) {
@@ -194,7 +195,7 @@ Describe 'Every output type, generically' {
     }
 
     It '<Name> comes back with every number typed, every enum by name and every list as objects' -TestCases @(
-        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed' | ForEach-Object { @{ Name = $_ } }
+        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile' | ForEach-Object { @{ Name = $_ } }
     ) {
         $Result.$Name.PSObject.TypeNames[0] | Should -Be "Deserialized.$($Live.$Name.Shape.Type)"
         $differences = @(Compare-Shape $Result.$Name $Live.$Name.Shape $Name)
@@ -202,7 +203,7 @@ Describe 'Every output type, generically' {
     }
 
     It '<Name> renders with its view as the live object did' -TestCases @(
-        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed' | ForEach-Object { @{ Name = $_ } }
+        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile' | ForEach-Object { @{ Name = $_ } }
     ) {
         ($Result.$Name | Out-String -Width 200) | Should -BeExactly $Live.$Name.Table
         if ($ListViews -contains $Live.$Name.Shape.Type) {
