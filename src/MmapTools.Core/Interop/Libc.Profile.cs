@@ -31,9 +31,6 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, SetLastError = true)]
     public static partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
 
-    [LibraryImport(Library, SetLastError = true)]
-    public static partial int fsync(int fd);
-
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlink(string path);
 }
