@@ -9,11 +9,11 @@
     packages), tests/experiments, tests/benchmarks, tests/demo.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 test
-    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench.
+    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench, matrix.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench', 'matrix')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -244,6 +244,8 @@ $Tasks = @{
     experiments = { Invoke-ExperimentsTask }
     fuzz = { Invoke-FuzzTask }
     bench = { Invoke-BenchTask }
+    # The suites under conditions that change mmap, one cell each (tests/tools/Matrix.ps1).
+    matrix = { Invoke-BuildTask; Publish-InteractivePackages; & (Join-Path $Tools 'Matrix.ps1') -Root $Root -PesterManifest (Get-PesterManifest) }
 }
 
 # ---------------------------------------------------------------- main

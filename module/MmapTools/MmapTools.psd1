@@ -18,6 +18,7 @@
     CmdletsToExport      = @(
         'New-MemoryMap'
         'Remove-MemoryMap'
+        'Remove-SharedMemory'
         'Get-MemoryMap'
         'Read-MemoryMap'
         'Write-MemoryMap'

@@ -25,6 +25,8 @@ public static class PageCache
     public static PageResidency GetResidency(SafeFileHandle file, long offset = 0, long? length = null, ResidencyDetail detail = ResidencyDetail.Summary)
     {
         ArgumentNullException.ThrowIfNull(file);
+        // A closed handle's descriptor number may already belong to another file.
+        ObjectDisposedException.ThrowIf(file.IsClosed, file);
         var st = PosixFile.Stat(file);
         RequireRegular(st, "the file");
         return GetResidency(file, st, null, offset, length, detail);

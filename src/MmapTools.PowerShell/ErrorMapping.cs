@@ -20,6 +20,8 @@ internal static class ErrorMapping
     public const string InvalidArgument = "InvalidArgument";
     public const string MapRemoved = "MapRemoved";
     public const string MapNotFound = "MapNotFound";
+    public const string SharedMemoryNotFound = "SharedMemoryNotFound";
+    public const string NotSharedMemory = "NotSharedMemory";
     public const string AddressInUse = "AddressInUse";
     public const string AccessDenied = "AccessDenied";
     public const string PageUnavailable = "PageUnavailable";
