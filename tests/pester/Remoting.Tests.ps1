@@ -1,7 +1,7 @@
 # The module through PowerShell remoting over SSH, for real: private sshd hosts on loopback
 # addresses (tests/tools/SshHosts.ps1) run the repository's pwsh as their `powershell` subsystem.
 # Every output type crosses with typed numbers, enums by name, runs as objects and the same views;
-# errors keep their ErrorIds; the fan-out pattern of about_MmapTools reports a host that is down and
+# errors keep their ErrorIds; the fan-out pattern of about_MmapTools (FAN-OUT) reports a host that is down and
 # a host without the module per host while the others answer. Each remote answer is compared with
 # the same command run here at the same moment (the hosts share this machine's files and kernel).
 
