@@ -25,9 +25,9 @@ Describe 'Manifest and layout' {
         (Get-Module MmapTools).ExportedFunctions.Count | Should -Be 0
     }
 
-    It 'is for PowerShell 7.6+ Core on Linux, the lowest version tested' {
+    It 'is for PowerShell 7.5+ Core on Linux, the lowest version tested' {
         $Manifest.CompatiblePSEditions | Should -Be @('Core')
-        $Manifest.PowerShellVersion | Should -Be '7.6'
+        $Manifest.PowerShellVersion | Should -Be '7.5'
         $Manifest.PrivateData.PSData.Tags | Should -Contain 'Linux'
     }
 

@@ -126,6 +126,7 @@ function Start-SshHost {
         $hostKey = (Get-Content -Raw -LiteralPath "$dir/host_ed25519.pub").Trim() -replace '\s+\S+$'
         $pwshDll = Join-Path $PowerShellHome 'pwsh.dll'
         if (-not (Test-Path -LiteralPath $pwshDll)) { throw "$pwshDll is missing: the subsystem needs the pwsh of the local tool" }
+        if (-not (Test-Path -LiteralPath $DotnetPath -PathType Leaf)) { throw "'$DotnetPath' is not the dotnet executable that runs pwsh.dll" }
         for ($i = 0; $i -lt $Count; $i++) {
             $name = $addresses[$i]
             $port = $fleet.Port
