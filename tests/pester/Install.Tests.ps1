@@ -29,6 +29,9 @@ BeforeAll {
             HOME = $PrivateHome; XDG_DATA_HOME = "$PrivateHome/.local/share"; XDG_CONFIG_HOME = "$PrivateHome/.config"
             XDG_CACHE_HOME = "$PrivateHome/.cache"; PSModulePath = ''; POWERSHELL_TELEMETRY_OPTOUT = '1'
         }
+        # .NET gives an empty folder path for a missing XDG folder, and PSResourceGet would then
+        # write its repository list under the current directory.
+        $null = New-Item -ItemType Directory -Force -Path $environment.XDG_DATA_HOME, $environment.XDG_CONFIG_HOME, $environment.XDG_CACHE_HOME
         $saved = @{}
         foreach ($name in $environment.Keys) { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $environment[$name]) }
         try {

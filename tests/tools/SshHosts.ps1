@@ -32,17 +32,6 @@ function Get-SshHostSkipReason {
     $null
 }
 
-function Install-OpenSshServer {
-    if (Test-Path -LiteralPath $script:SshdPath) { return }
-    Write-Host 'installing openssh-server for the remoting tests'
-    & apt-get install -y -q openssh-server 2>&1 | Out-Null
-    if ($LASTEXITCODE -ne 0) {
-        & apt-get update -q 2>&1 | Out-Null
-        & apt-get install -y -q openssh-server 2>&1 | Out-Null
-    }
-    if ($LASTEXITCODE -ne 0 -or -not (Test-Path -LiteralPath $script:SshdPath)) { throw "apt-get could not install openssh-server (exit code $LASTEXITCODE)" }
-}
-
 # A TCP port that nothing listens on at this moment on any of the addresses.
 function Get-FreeTcpPort([string[]] $Address) {
     for ($attempt = 0; $attempt -lt 20; $attempt++) {
@@ -97,7 +86,7 @@ function Start-SshHost {
     )
     $reason = Get-SshHostSkipReason
     if ($reason) { throw $reason }
-    Install-OpenSshServer
+    if (-not (Test-Path -LiteralPath $script:SshdPath)) { & (Join-Path $PSScriptRoot 'Install-SystemPackage.ps1') -Command sshd -Package openssh-server }
     $addresses = Get-SshHostAddress ($Count + 1)
     $dir = & mktemp -d /tmp/mmaptools-ssh-XXXXXX
     $fleet = [pscustomobject]@{
