@@ -72,6 +72,7 @@ function Publish-InteractivePackages {
 function Invoke-DotnetTestSuite {
     $results = Join-Path $TestResults 'dotnet'
     Reset-Directory $results
+    & (Join-Path $Tools 'Install-SystemPackage.ps1') -Command mkfs.xfs, mkfs.btrfs -Package xfsprogs, btrfs-progs -Optional # power-cut images beside ext4
     & dotnet test $Solution --configuration $Configuration --no-build --logger trx --results-directory $results | Out-Host
     $exitCode = $LASTEXITCODE
     $projects = @(& dotnet sln $Solution list | Where-Object { $_ -match '\.Tests\.csproj$' } | ForEach-Object { [IO.Path]::GetFileNameWithoutExtension($_) })
@@ -193,6 +194,7 @@ function Invoke-ExperimentsTask {
 # counts (4 unless set). Prints the run, the seed that reproduces it, then each child test's counts.
 function Invoke-FuzzTask {
     Invoke-BuildTask
+    & (Join-Path $Tools 'Install-SystemPackage.ps1') -Command mkfs.xfs, mkfs.btrfs -Package xfsprogs, btrfs-progs -Optional
     $output = Join-Path $Root 'artifacts/fuzz'
     Reset-Directory $output
     $report = Join-Path $output 'model-based.json'

@@ -27,6 +27,8 @@ var scenarios = new (string Name, string Arguments, Func<string[], int> Run)[]
     ("memlock", "<bytes>", a => Scenarios.Memlock(long.Parse(a[1]))),
     ("shm-full", "<name> <size>", a => Scenarios.SharedMemoryFull(a[1], long.Parse(a[2]))),
     ("residency", "<path>", a => Scenarios.Residency(a[1])),
+    ("power-cut", "<file system> <rounds> <scenario|all>...", a => MmapTools.PowerCut.PowerCutRun.Run(a[1], int.Parse(a[2]), a[3..])),
+    ("power-cut-writer", "<path> <plan>", a => MmapTools.PowerCut.PowerCutWriter.Run(a[1], MmapTools.PowerCut.PowerCutPlan.Parse(a[2..]))),
 };
 
 if (args.Length < 1) return Usage("no scenario");
