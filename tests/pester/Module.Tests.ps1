@@ -27,9 +27,9 @@ Describe 'Manifest and layout' {
         (Get-Module MmapTools).ExportedFunctions.Count | Should -Be 0
     }
 
-    It 'is for PowerShell 7.4+ Core on Linux' {
+    It 'is for PowerShell 7.5+ Core on Linux, the lowest version tested' {
         $Manifest.CompatiblePSEditions | Should -Be @('Core')
-        $Manifest.PowerShellVersion | Should -Be '7.4'
+        $Manifest.PowerShellVersion | Should -Be '7.5'
         $Manifest.PrivateData.PSData.Tags | Should -Contain 'Linux'
     }
 
