@@ -158,6 +158,13 @@ function Assert-KernelAgrees([string] $What, [scriptblock] $Kernel, [scriptblock
     $answer
 }
 
+# Minor faults of the calling thread so far: field 10 of /proc/thread-self/stat (fields counted
+# after the command name, which may hold spaces).
+function Get-ThreadMinorFaults {
+    $stat = [IO.File]::ReadAllText('/proc/thread-self/stat')
+    [long] (($stat.Substring($stat.LastIndexOf(')') + 2) -split ' ')[10 - 3])
+}
+
 # The kernel's major.minor version, from /proc/sys/kernel/osrelease.
 function Get-KernelVersion {
     $release = (Get-Content /proc/sys/kernel/osrelease -Raw).Trim()
@@ -179,4 +186,4 @@ function Test-KernelConfig([string] $Option) {
 }
 
 Export-ModuleMember -Function Get-FincorePages, Get-OracleSkipReason, Get-FileMincore, Get-FileMincoreCount, Get-MincoreCount,
-    Test-Cachestat, Get-CachestatDirty, Get-SmapsVma, Assert-KernelAgrees, Get-KernelVersion, Test-KernelConfig
+    Test-Cachestat, Get-CachestatDirty, Get-SmapsVma, Get-ThreadMinorFaults, Assert-KernelAgrees, Get-KernelVersion, Test-KernelConfig
