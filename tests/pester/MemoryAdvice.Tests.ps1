@@ -136,6 +136,7 @@ Describe 'Set-MemoryAdvice with a residency or a lock' {
         # What a plain warm of the first half brings of the second by read-ahead, on this machine.
         $half = 32MB / $PageSize
         Set-MemoryAdvice -Path $Big -Evict
+        Get-FileMincoreCount $Big | Should -Be 0
         Set-MemoryAdvice -Path $Big -Warm -Length 32MB
         $spill = Get-FileMincoreCount $Big 32MB 32MB
         if ($spill -ge $half) { Set-ItResult -Skipped -Because "read-ahead here brings the whole second half with the first ($spill pages), so what the warm left alone cannot show"; return }
@@ -146,6 +147,7 @@ Describe 'Set-MemoryAdvice with a residency or a lock' {
             Device = $r.Device; Inode = $r.Inode; ResidentRuns = [MmapTools.PageRun[]]@([MmapTools.PageRun]::new(32MB / $PageSize, 32MB / $PageSize))
         }
         Set-MemoryAdvice -Path $Big -Evict
+        Get-FileMincoreCount $Big | Should -Be 0
         $claim | Set-MemoryAdvice -Warm
         Get-FileMincoreCount $Big 0 32MB | Should -Be $half
         (Get-PageResidency $Big -Length 32MB -Detail Summary).ResidentPages | Should -Be $half
