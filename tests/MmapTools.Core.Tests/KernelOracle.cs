@@ -117,8 +117,8 @@ internal static partial class KernelOracle
     /// <summary>Resident pages of a file by fincore (util-linux), or a skip naming its absence.</summary>
     public static long FincorePages(string path)
     {
-        Skip.If(Child.Find("fincore") is null, "fincore (util-linux) is not installed.");
-        var result = Child.Run("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
+        Skip.If(Machine.Find("fincore") is null, "fincore (util-linux) is not installed.");
+        var result = Child.RunProgram("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
         Assert.True(result.ExitCode == 0, result.ToString());
         return long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
     }

@@ -31,7 +31,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public void LargeCachedFile_ResidencyAgreesPageForPage_BetweenCachestatMincoreAndFincore()
     {
-        Skip.If(Child.Find("fincore") is null, "fincore (util-linux) is not installed.");
+        Skip.If(Machine.Find("fincore") is null, "fincore (util-linux) is not installed.");
         const int pages = (256 << 20) / 4096;
         Skip.IfNot(Page == 4096, "The test file is sized for 4 KiB pages.");
         string path = _dir["large.bin"];
@@ -95,7 +95,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
                     () => KernelOracle.FileMincoreCount(path, run.FirstPage * Page, run.PageCount * Page),
                     () =>
                     {
-                        var stat = NativeFile.TryCachestat(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
+                        var stat = CachestatCall.Try(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
                         Assert.True(stat is not null, $"cachestat failed with errno {errno}");
                         return (long)stat.Value.Cached;
                     });
