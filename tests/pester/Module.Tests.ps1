@@ -128,13 +128,14 @@ Describe 'Help' {
 Describe 'Views' {
     BeforeAll {
         $script:File = New-TestFile (Join-Path $TestDrive 'view.bin') 256KB
-        # The first half resident: read through a map without readahead (Random).
+        # The first half resident and locked there, so that reclaim (DAMON) cannot take a page while
+        # the views are drawn: faulted in through a map of that half without readahead (Random).
         Set-MemoryAdvice -Path $File -Evict
-        $map = New-MemoryMap $File
-        Set-MemoryAdvice $map Random
-        Set-MemoryAdvice $map PopulateRead -Length 128KB
-        Remove-MemoryMap $map
+        $script:HalfLock = New-MemoryMap $File -Length 128KB
+        Set-MemoryAdvice $HalfLock Random
+        $HalfLock.Lock()
     }
+    AfterAll { Remove-MemoryMap $HalfLock }
 
     It 'shows maps as a table: id, kind, size, access, private or shared, path' {
         $map = New-MemoryMap $File
@@ -147,6 +148,7 @@ Describe 'Views' {
 
     It 'shows residency as a table with a bar per file' {
         $text = Get-PageResidency $File | Out-String -Width 160
+        Get-FileMincoreCount $File | Should -Be 32
         $text | Should -Match 'Resident\s+%\s+Residency'
         $text | Should -Match '32/64'
         $text | Should -Match '\[#{12}\.{12}\]'
