@@ -265,21 +265,56 @@ Describe 'Get-PageResidency walking options' {
         $records | ForEach-Object { $_.FullyQualifiedErrorId | Should -Be "PathNotFound,$Cmd" }
     }
 
-    It 'shows a progress bar on a walk that takes longer than a second' {
-        $ps = [powershell]::Create()
-        try {
-            $null = $ps.AddScript({
-                param($Manifest, $Dir)
-                Import-Module $Manifest
-                $ProgressPreference = 'Continue'
-                Get-PageResidency $Dir -Recurse | ForEach-Object { Start-Sleep -Milliseconds 600 }
-            }).AddArgument($ModuleManifest).AddArgument($Walk)
-            $null = $ps.Invoke()
-            $progress = @($ps.Streams.Progress | Where-Object Activity -eq 'Get-PageResidency')
-            $progress.Count | Should -BeGreaterThan 1
-            $progress[0].StatusDescription | Should -Match '\d+ files in \d+ directories'
-            $progress[-1].RecordType | Should -Be 'Completed'
-        } finally { $ps.Dispose() }
+    It 'shows a progress bar on a walk that takes longer than a second, and none on a shorter one' {
+        # The walk's clock is one the test advances by $Step at each file it receives, so the walk
+        # takes as long as the test says without sleeping.
+        if (-not ('MmapToolsTests.ManualClock' -as [type])) {
+            Add-Type -TypeDefinition @'
+using System;
+
+namespace MmapToolsTests
+{
+    public sealed class ManualClock : TimeProvider
+    {
+        private long _now;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => _now;
+        public void Advance(TimeSpan by) => _now += by.Ticks;
+    }
+}
+'@
+        }
+        $clockProperty = [MmapTools.PowerShell.GetPageResidencyCommand].GetProperty('Clock', [Reflection.BindingFlags] 'NonPublic, Static')
+        $walkProgress = {
+            param([TimeSpan] $Step)
+            $clock = [MmapToolsTests.ManualClock]::new()
+            $clockProperty.SetValue($null, $clock)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                        param($Manifest, $Dir, $Clock, $Step)
+                        Import-Module $Manifest
+                        $ProgressPreference = 'Continue'
+                        Get-PageResidency $Dir -Recurse | ForEach-Object { $Clock.Advance($Step) }
+                    }).AddArgument($ModuleManifest).AddArgument($Walk).AddArgument($clock).AddArgument($Step)
+                $null = $ps.Invoke()
+                $ps.HadErrors | Should -BeFalse
+                , @($ps.Streams.Progress | Where-Object Activity -eq 'Get-PageResidency')
+            } finally {
+                $ps.Dispose()
+                $clockProperty.SetValue($null, [TimeProvider]::System)
+            }
+        }
+        $files = @(Get-PageResidency $Walk -Recurse).Count
+        $files | Should -BeGreaterThan 2
+
+        $progress = & $walkProgress ([TimeSpan]::FromSeconds(1))
+        $progress.Count | Should -BeGreaterThan 1
+        $progress[0].StatusDescription | Should -Match '\d+ files in \d+ directories'
+        $progress[-1].RecordType | Should -Be 'Completed'
+
+        # The whole walk within a second: no bar, and so no Completed record either.
+        & $walkProgress ([TimeSpan]::FromSeconds(1) / ($files + 1)) | Should -BeNullOrEmpty
     }
 
     It '<Case> gives <ErrorId>' -TestCases @(
