@@ -9,6 +9,8 @@
 Set-StrictMode -Version Latest
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+# The raw cachestat probe the cmdlet tests use, so that what the kernel offers is decided without the tool.
+Import-Module (Join-Path $PSScriptRoot '../pester/KernelOracle.psm1') -Function Test-Cachestat
 $script:LogPath = $null
 $script:LogFile = $null
 $script:Sequence = 0
@@ -187,15 +189,22 @@ function New-ExperimentFile {
 
 <#
 .SYNOPSIS
-    Whether the kernel counts a file's dirty pages for Get-PageResidency (cachestat, Linux 6.5+).
+    Whether the kernel counts a file's dirty pages (cachestat, Linux 6.5+), asked of the kernel by a
+    raw cachestat call; where it does, Get-PageResidency must report dirty counts, or this throws.
 #>
 function Test-DirtyCounts {
     param([Parameter(Mandatory)] [string] $Directory)
     $probe = New-ExperimentFile (Join-Path $Directory 'dirty-probe.bin') 4096
-    try { $null -ne (Get-PageResidency $probe -Summary).DirtyPages } finally { Remove-Item -LiteralPath $probe }
+    try {
+        if (-not (Test-Cachestat $probe)) { return $false }
+        if ($null -eq (Get-PageResidency $probe -Summary).DirtyPages) {
+            throw "The kernel answers cachestat on $probe, but Get-PageResidency reports no dirty pages for it."
+        }
+        $true
+    } finally { Remove-Item -LiteralPath $probe }
 }
 
-$script:NoDirtyCountsReason = 'This kernel does not count dirty pages (cachestat needs Linux 6.5 or later), and this claim is about them.'
+$script:NoDirtyCountsReason = 'This kernel has no cachestat system call (ENOSYS; it came in Linux 6.5), so it counts no dirty pages, and this claim is about them.'
 function Get-NoDirtyCountsReason { $script:NoDirtyCountsReason }
 
 # ---------------------------------------------------------------- children
