@@ -26,6 +26,11 @@
         'Set-MemoryProtection'
         'Get-PageResidency'
         'Measure-PageFault'
+        'Get-CachedFile'
+        'Get-CgroupPageCache'
+        'Save-PageCache'
+        'Restore-PageCache'
+        'Watch-PageCache'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

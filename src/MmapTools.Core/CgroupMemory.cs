@@ -99,6 +99,10 @@ public static class CgroupMemory
         {
             throw new MemoryMapException("EACCES", $"This user may not read {stat}.", e);
         }
+        catch (FormatException e)
+        {
+            throw new MemoryMapException("NoMemoryCgroup", $"{stat} is not the memory.stat of a cgroup v{version} memory controller: {e.Message}", e);
+        }
     }
 
     /// <summary>The figures of a memory.stat text of the given cgroup version.</summary>
