@@ -286,7 +286,7 @@ public static class CacheSnapshot
         {
             long piece = bytesPerSecond is { } rate ? Math.Max(MemoryMap.PageSize, MemoryMap.RoundUp(Math.Min(rate / 20, 4L << 20), MemoryMap.PageSize)) : long.MaxValue;
             foreach (var (start, end) in ranges)
-                for (long at = start; at < end; at += piece) yield return (at, Math.Min(end, at + piece));
+                for (long at = start; at < end; at = end - at > piece ? at + piece : end) yield return (at, end - at > piece ? at + piece : end);
         }
 
         public void Wait(long bytes, CancellationToken cancel)

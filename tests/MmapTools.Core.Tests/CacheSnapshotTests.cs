@@ -39,8 +39,9 @@ public sealed class CacheSnapshotTests : IDisposable
         // Change one file (same size, new content and time), put another in the place of one, remove one.
         Thread.Sleep(20);
         using (var s = new FileStream(changed, FileMode.Open)) { s.WriteByte(1); s.Flush(true); }
-        File.Delete(replaced);
-        _dir.WritePattern("tree/replaced.bin", 512L * Page);
+        // Replaced as editors and package managers do: a new file renamed over the old. (Deleting first
+        // would let the file system give the new file the freed inode number: then it reads as Changed.)
+        File.Move(_dir.WritePattern("replacement.bin", 512L * Page), replaced, overwrite: true);
         File.Delete(missing);
         foreach (string f in new[] { a, b, changed, replaced }) PageCache.Evict(f);
 
@@ -82,6 +83,12 @@ public sealed class CacheSnapshotTests : IDisposable
         long piece = Math.Max(Page, rate / 20);
         double least = Math.Max(0, result.WarmedBytes - piece) / (double)rate;
         Assert.True(result.Elapsed.TotalSeconds >= least, $"{result.WarmedBytes} bytes at {rate} bytes/s took {result.Elapsed.TotalSeconds:0.000} s, less than {least:0.000} s.");
+        Assert.True(Oracle.Fincore([f])[f] >= 0.99 * entry.ResidentPages);
+
+        // Without a rate cap, a gap that starts mid-file is warmed whole, in one piece.
+        PageCache.Evict(f, 512L * Page);
+        var uncapped = CacheSnapshot.Restore(snapshot);
+        Assert.Equal(entry.ResidentPages, uncapped.PagesWarmed + uncapped.PagesAlreadyResident);
         Assert.True(Oracle.Fincore([f])[f] >= 0.99 * entry.ResidentPages);
     }
 
