@@ -178,29 +178,47 @@ public static class CacheSnapshot
         var clock = Stopwatch.StartNew();
         long files = 0, restored = 0, skipped = 0, snapshotPages = 0, alreadyResident = 0, warmed = 0;
         var throttle = new Throttle(bytesPerSecond);
-        using (var reader = OpenReader(snapshot, out var file, out int recordedPageSize))
+        // Without a cap, reads are asked for ahead (WILLNEED starts them and returns) and waited for
+        // Lookahead files later, so the storage always has a queue of work instead of one file's.
+        var ahead = new Queue<PendingWarm>();
+        try
         {
+            using var reader = OpenReader(snapshot, out var file, out int recordedPageSize);
             if (recordedPageSize != pageSize)
                 throw new MemoryMapException("InvalidSnapshot", $"'{snapshot}' counts pages of {recordedPageSize} bytes; this system's are {pageSize}.");
             while (Next(reader, snapshot) is { } entry)
             {
                 cancel.ThrowIfCancellationRequested();
                 files++;
-                var outcome = RestoreFile(entry, throttle, cancel);
-                if (outcome.Skip is { } skip)
+                var (pending, skip) = Prepare(entry);
+                if (skip is not null)
                 {
                     skipped++;
                     onSkip?.Invoke(skip);
                 }
-                else
+                else if (pending is { } p)
                 {
                     restored++;
                     snapshotPages += entry.ResidentPages;
-                    alreadyResident += entry.ResidentPages - outcome.Warmed;
-                    warmed += outcome.Warmed;
+                    long pages = p.Missing.Sum(r => r.End - r.Start) / pageSize;
+                    alreadyResident += entry.ResidentPages - pages;
+                    warmed += pages;
+                    if (bytesPerSecond is null)
+                    {
+                        foreach (var (start, end) in p.Missing)
+                            Libc.posix_fadvise((int)p.Handle.DangerousGetHandle(), start, end - start, (int)FileAdvice.WillNeed);
+                        ahead.Enqueue(p);
+                        if (ahead.Count > Lookahead) Warm(ahead.Dequeue(), throttle, cancel);
+                    }
+                    else Warm(p, throttle, cancel);
                 }
                 progress?.Report(new CacheRestoreProgress(files, warmed, file.Length == 0 ? 1 : (double)file.Position / file.Length, entry.Path));
             }
+            while (ahead.Count > 0) Warm(ahead.Dequeue(), throttle, cancel);
+        }
+        finally
+        {
+            foreach (var p in ahead) p.Handle.Dispose();
         }
         return new CacheRestoreResult
         {
@@ -209,7 +227,14 @@ public static class CacheSnapshot
         };
     }
 
-    private static (long Warmed, CacheRestoreSkip? Skip) RestoreFile(CacheSnapshotEntry entry, Throttle throttle, CancellationToken cancel)
+    /// <summary>Files whose reads are asked for before the first of them is waited for.</summary>
+    private const int Lookahead = 64;
+
+    /// <summary>An open file of the snapshot that is still the one recorded, and the byte ranges of its recorded pages missing now.</summary>
+    private sealed record PendingWarm(Microsoft.Win32.SafeHandles.SafeFileHandle Handle, List<(long Start, long End)> Missing, long Size);
+
+    /// <summary>Opens the file and checks it is the one recorded: the pages to warm, or why it is skipped.</summary>
+    private static (PendingWarm? Pending, CacheRestoreSkip? Skip) Prepare(CacheSnapshotEntry entry)
     {
         CacheRestoreSkip Skip(CacheRestoreSkipKind kind, string reason) => new(entry.Path, kind, reason);
         Microsoft.Win32.SafeHandles.SafeFileHandle handle;
@@ -220,37 +245,46 @@ public static class CacheSnapshot
         }
         catch (SystemCallException e) when (e.ErrorNumber == Errno.ENOENT)
         {
-            return (0, Skip(CacheRestoreSkipKind.Missing, "it no longer exists"));
+            return (null, Skip(CacheRestoreSkipKind.Missing, "it no longer exists"));
         }
         catch (Exception e) when (e is MemoryMapException or IOException or UnauthorizedAccessException)
         {
-            return (0, Skip(CacheRestoreSkipKind.Unreadable, e.Message));
+            return (null, Skip(CacheRestoreSkipKind.Unreadable, e.Message));
         }
-        using (handle)
+        bool keep = false;
+        try
         {
             ulong device = PageCache.DeviceOf(st);
             if (device != entry.Device || st.Inode != entry.Inode)
-                return (0, Skip(CacheRestoreSkipKind.Replaced, $"another file has its path now (device {device >> 32}:{device & 0xFFFF_FFFF} inode {st.Inode}, recorded {entry.Device >> 32}:{entry.Device & 0xFFFF_FFFF} inode {entry.Inode})"));
+                return (null, Skip(CacheRestoreSkipKind.Replaced, $"another file has its path now (device {device >> 32}:{device & 0xFFFF_FFFF} inode {st.Inode}, recorded {entry.Device >> 32}:{entry.Device & 0xFFFF_FFFF} inode {entry.Inode})"));
             var modified = PageCache.ModifiedTime(st);
             if ((long)st.Size != entry.Size || modified != entry.LastWriteTimeUtc)
-                return (0, Skip(CacheRestoreSkipKind.Changed, (long)st.Size != entry.Size
+                return (null, Skip(CacheRestoreSkipKind.Changed, (long)st.Size != entry.Size
                     ? $"its size changed from {entry.Size} to {st.Size} bytes"
                     : $"it was modified at {modified:O}, after the snapshot recorded {entry.LastWriteTimeUtc:O}"));
-            if (entry.Size == 0) return (0, null);
+            if (entry.Size == 0) return (null, null);
             var now = PageCache.GetResidency(handle, st, entry.Path, 0, null, ResidencyDetail.Runs);
             var missing = Intersect(RunsToRanges(entry.Runs), PageCache.MissingRanges(now.ResidentRuns, 0, entry.Size));
-            long warmed = 0;
-            long end = MemoryMap.RoundUp(entry.Size, MemoryMap.PageSize);
-            foreach (var piece in throttle.Pieces(missing))
-            {
-                cancel.ThrowIfCancellationRequested();
-                throttle.Wait(piece.End - piece.Start, cancel);
-                List<(long, long)> one = [piece];
-                if (!PageCache.TryPopulate(handle, one, end))
-                    PageCache.ReadThrough(handle, piece.Start, Math.Min(piece.End, entry.Size) - piece.Start);
-                warmed += (piece.End - piece.Start) / MemoryMap.PageSize;
-            }
-            return (warmed, null);
+            keep = true;
+            return (new PendingWarm(handle, missing, entry.Size), null);
+        }
+        finally
+        {
+            if (!keep) handle.Dispose();
+        }
+    }
+
+    /// <summary>Reads the missing ranges in, in file-offset order, under the throttle's rate, and closes the file.</summary>
+    private static void Warm(PendingWarm pending, Throttle throttle, CancellationToken cancel)
+    {
+        using var handle = pending.Handle;
+        long end = MemoryMap.RoundUp(pending.Size, MemoryMap.PageSize);
+        foreach (var piece in throttle.Pieces(pending.Missing))
+        {
+            cancel.ThrowIfCancellationRequested();
+            throttle.Wait(piece.End - piece.Start, cancel);
+            if (!PageCache.TryPopulate(handle, [piece], end))
+                PageCache.ReadThrough(handle, piece.Start, Math.Min(piece.End, pending.Size) - piece.Start);
         }
     }
 

@@ -25,7 +25,7 @@ Import-Module $ModulePath
 $Work = Join-Path $WorkDirectory 'holders'
 $null = New-Item -ItemType Directory -Force -Path $Work
 
-function Get-Median([double[]] $Values) { $s = $Values | Sort-Object; $s[[int][math]::Floor(($s.Count - 1) / 2)] }
+function Get-Median([double[]] $Values) { $s = @($Values | Sort-Object); $s[[int][math]::Floor(($s.Count - 1) / 2)] }
 function Measure-Ms([scriptblock] $Body) { $w = [Diagnostics.Stopwatch]::StartNew(); $null = & $Body; $w.Elapsed.TotalMilliseconds }
 
 # Files of 4-16 KiB, $PerDirectory to a folder, made once and reused.
@@ -38,7 +38,7 @@ function Initialize-Files([string] $Root, [int] $Count, [int] $PerDirectory) {
     $buffer = [byte[]]::new(16KB)
     $random.NextBytes($buffer)
     for ($i = 0; $i -lt $Count; $i++) {
-        $dir = Join-Path $Root ('d{0:D4}' -f [math]::Floor($i / $PerDirectory))
+        $dir = Join-Path $Root ('d{0:D4}' -f [int][math]::Floor($i / $PerDirectory))
         if ($i % $PerDirectory -eq 0) { $null = [IO.Directory]::CreateDirectory($dir) }
         $stream = [IO.File]::Create((Join-Path $dir "f$i.bin"))
         $stream.Write($buffer, 0, $random.Next(1KB, 16KB)); $stream.Dispose()
@@ -66,7 +66,7 @@ try {
         $mine = $files[($p * $perProcess)..([math]::Min($files.Count, ($p + 1) * $perProcess) - 1)]
         $start = [Diagnostics.ProcessStartInfo]::new('perl')
         $start.ArgumentList.Add('-e')
-        # Open every file named, map the first, then wait for standard input to close.
+        # Open every file named, then wait for standard input to close.
         $start.ArgumentList.Add('my @h; for (@ARGV) { open(my $f, "<", $_) or die "$_: $!"; push @h, $f } print "ready\n"; $| = 1; <STDIN>;')
         foreach ($f in $mine) { $start.ArgumentList.Add($f) }
         $start.RedirectStandardInput = $true; $start.RedirectStandardOutput = $true
@@ -81,7 +81,7 @@ try {
         $ours += Measure-Ms { $script:top = Get-CachedFile -ProcessId $pids -Top 20 }
         $theirs += Measure-Ms { $script:shellTop = & sh -c $pipeline }
     }
-    $agree = "{0} files held; top page counts ours {1} / pipeline {2}" -f (Get-CachedFile -ProcessId $pids).Count, (($top | Select-Object -First 3).ResidentPages -join ','), ((@($shellTop) | Select-Object -First 3 | ForEach-Object { ($_ -split ' ')[0] }) -join ',')
+    $agree = "{0} files held; top page counts ours {1} / pipeline {2}" -f @(Get-CachedFile -ProcessId $pids).Count, (@($top | Select-Object -First 3 | ForEach-Object ResidentPages) -join ','), ((@($shellTop) | Select-Object -First 3 | ForEach-Object { ($_ -split ' ')[0] }) -join ',')
     Add-Row "Top 20 over $Processes processes holding $($files.Count) files: Get-CachedFile -Top 20" $ours $theirs 'fd+maps | sort -u | xargs fincore' $agree 0.2
 } finally {
     foreach ($proc in $holders) { try { $proc.StandardInput.Close() } catch { }; if (-not $proc.WaitForExit(2000)) { $proc.Kill() } }
@@ -90,8 +90,8 @@ try {
 # ---- 2. Restore after evicting half, against vmtouch -t
 $tree = Join-Path $Work 'tree'
 Initialize-Files $tree $TreeFiles 1000
-$treeFiles = [IO.Directory]::GetFiles($tree, '*.bin', [IO.SearchOption]::AllDirectories) | Sort-Object
-$half = for ($i = 0; $i -lt $treeFiles.Count; $i += 2) { $treeFiles[$i] }
+$treePaths = [IO.Directory]::GetFiles($tree, '*.bin', [IO.SearchOption]::AllDirectories) | Sort-Object
+$half = for ($i = 0; $i -lt $treePaths.Count; $i += 2) { $treePaths[$i] }
 $halfList = Join-Path $Work 'half.txt'
 Set-Content -LiteralPath $halfList -Value $half
 $snapshot = Join-Path $Work 'tree.cache.jsonl'
