@@ -42,7 +42,7 @@ public sealed class CgroupPageCache
     /// <summary>Every line of memory.stat, as the kernel printed it.</summary>
     public IReadOnlyDictionary<string, long> Statistics { get; init; } = new Dictionary<string, long>();
 
-    public override string ToString() => $"{Cgroup} (v{Version}): {NativeFile.Bytes(FileBytes)} page cache, {NativeFile.Bytes(DirtyBytes)} dirty";
+    public override string ToString() => $"{Cgroup} (v{Version}): {ByteSize.Format(FileBytes)} page cache, {ByteSize.Format(DirtyBytes)} dirty";
 }
 
 /// <summary>Finding a memory cgroup (from a process or a directory) and reading its page cache.</summary>

@@ -224,7 +224,7 @@ public static class ProcessFiles
                 if (fd < 0) return false;
                 using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
                 var (path, kind) = Classify(named);
-                var residency = PageCache.GetResidency(handle, NativeFile.Stat(handle), path, 0, null, ResidencyDetail.Summary);
+                var residency = PageCache.GetResidency(handle, PosixFile.Stat(handle), path, 0, null, ResidencyDetail.Summary);
                 string? hostPath = kind != CachedFileKind.File ? null : sameRoot ? path : $"/proc/{pid}/root{path}";
                 file = CachedFile.From(residency, path, hostPath, kind);
                 _files.Add(id, file);

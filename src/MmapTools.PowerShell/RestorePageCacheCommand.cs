@@ -10,19 +10,9 @@ namespace MmapTools.PowerShell;
 /// </summary>
 [Cmdlet(VerbsData.Restore, "PageCache", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
 [OutputType(typeof(CacheRestoreResult))]
-public sealed class RestorePageCacheCommand : MmapCmdlet
+public sealed class RestorePageCacheCommand : PathsCmdlet
 {
-    private const string PathSet = "Path", LiteralPathSet = "LiteralPath";
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(250);
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     [Parameter]
     [ValidateRange(1, long.MaxValue)]
@@ -34,7 +24,7 @@ public sealed class RestorePageCacheCommand : MmapCmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (string snapshot in FileSystemPaths.Resolve(this, ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet))
+        foreach (string snapshot in ResolvePaths())
         {
             if (!ShouldProcessHarmless(snapshot, "Warm the pages the snapshot recorded")) continue;
             var progress = new ProgressRecord(1, $"Restoring the page cache of {snapshot}", "Starting");

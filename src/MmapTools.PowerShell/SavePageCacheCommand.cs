@@ -9,19 +9,8 @@ namespace MmapTools.PowerShell;
 /// </summary>
 [Cmdlet(VerbsData.Save, "PageCache", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
 [OutputType(typeof(CacheSnapshotSummary))]
-public sealed class SavePageCacheCommand : MmapCmdlet
+public sealed class SavePageCacheCommand : PathsCmdlet
 {
-    private const string PathSet = "Path", LiteralPathSet = "LiteralPath";
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
-
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = "";
@@ -32,7 +21,7 @@ public sealed class SavePageCacheCommand : MmapCmdlet
     private readonly List<string> _paths = new();
 
     protected override void ProcessRecord() =>
-        _paths.AddRange(FileSystemPaths.Resolve(this, ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet));
+        _paths.AddRange(ResolvePaths());
 
     protected override void EndProcessing()
     {

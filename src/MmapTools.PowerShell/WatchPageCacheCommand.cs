@@ -10,18 +10,9 @@ namespace MmapTools.PowerShell;
 /// </summary>
 [Cmdlet(VerbsCommon.Watch, "PageCache", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(PageCacheSample))]
-public sealed class WatchPageCacheCommand : MmapCmdlet
+public sealed class WatchPageCacheCommand : PathsCmdlet
 {
-    private const string PathSet = "Path", LiteralPathSet = "LiteralPath", ProcessIdSet = "ProcessId", ProcessSet = "Process", CgroupSet = "Cgroup";
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
+    private const string ProcessIdSet = "ProcessId", ProcessSet = "Process", CgroupSet = "Cgroup";
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
@@ -68,7 +59,7 @@ public sealed class WatchPageCacheCommand : MmapCmdlet
         switch (ParameterSetName)
         {
             case PathSet or LiteralPathSet:
-                _paths.AddRange(FileSystemPaths.Resolve(this, ParameterSetName == PathSet ? Path : LiteralPath, ParameterSetName == LiteralPathSet));
+                _paths.AddRange(ResolvePaths());
                 break;
             case ProcessIdSet or ProcessSet:
                 _processIds.AddRange(ProcessTargets.Existing(this, ParameterSetName == ProcessSet ? Process.Select(p => p.Id) : ProcessId));
