@@ -116,7 +116,7 @@ public sealed class CgroupMemoryTests : IDisposable
     {
         string? own = File.ReadLines("/proc/self/cgroup").Select(l => l.Split(':', 3)).FirstOrDefault(p => p[1].Split(',').Contains("memory"))?[2];
         Skip.If(own is null || !File.Exists("/sys/fs/cgroup/memory/memory.stat"), "No cgroup v1 memory controller at /sys/fs/cgroup/memory.");
-        Skip.IfNot(Kernel.IsRoot, "Making a cgroup needs root.");
+        Skip.IfNot(Machine.IsRoot, "Making a cgroup needs root.");
         string directory = Path.Join("/sys/fs/cgroup/memory", own, $"mmaptools-test-{Guid.NewGuid():N}");
         string file = _dir.WritePattern("charged.bin", 8 << 20);
         PageCache.Evict(file);

@@ -65,7 +65,7 @@ internal static class Oracle
     public static Dictionary<(ulong, ulong), string> HeldFiles(int pid)
     {
         var links = Directory.GetFiles($"/proc/{pid}/fd").Concat(Directory.GetFiles($"/proc/{pid}/map_files")).ToArray();
-        var result = Child.Run("stat", ["-L", "-c", "%Hd %Ld %i %F|%n", .. links]);
+        var result = Child.RunProgram("stat", ["-L", "-c", "%Hd %Ld %i %F|%n", .. links]);
         var held = new Dictionary<(ulong, ulong), string>();
         foreach (string line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -79,7 +79,7 @@ internal static class Oracle
     /// <summary>Resident pages of each file by fincore (paths that fincore cannot read are left out).</summary>
     public static Dictionary<string, long> Fincore(IEnumerable<string> paths)
     {
-        var result = Child.Run("fincore", ["--raw", "--noheadings", "--bytes", "--output", "PAGES,FILE", .. paths]);
+        var result = Child.RunProgram("fincore", ["--raw", "--noheadings", "--bytes", "--output", "PAGES,FILE", .. paths]);
         var pages = new Dictionary<string, long>();
         foreach (string line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
