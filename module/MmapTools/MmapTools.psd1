@@ -33,6 +33,11 @@
         'Get-PageResidency'
         'Measure-PageFault'
         'Get-MachineMemoryProfile'
+        'Get-CachedFile'
+        'Get-CgroupPageCache'
+        'Save-PageCache'
+        'Restore-PageCache'
+        'Watch-PageCache'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

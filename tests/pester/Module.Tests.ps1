@@ -98,7 +98,8 @@ Describe 'Help' {
         $about = Get-Help about_MmapTools | Out-String
         $about | Should -Match 'about_MmapTools'
         foreach ($id in 'PathNotFound', 'NotAFileSystemPath', 'NotMappable', 'EmptyFile', 'OffsetOutOfRange', 'LengthOutOfRange',
-            'SizeOutOfRange', 'MapRemoved', 'MapNotFound', 'AddressInUse', 'AccessDenied', 'PageUnavailable', 'HugePagesUnavailable', 'ProcessNotFound') {
+            'SizeOutOfRange', 'MapRemoved', 'MapNotFound', 'AddressInUse', 'AccessDenied', 'PageUnavailable', 'HugePagesUnavailable', 'ProcessNotFound',
+            'NoMemoryCgroup', 'InvalidSnapshot') {
             $about | Should -Match $id
         }
     }
@@ -171,7 +172,8 @@ Describe 'Views' {
         $views = [xml] (Get-Content -Raw -LiteralPath (Join-Path $ModuleDir 'MmapTools.format.ps1xml'))
         $types = $views.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName
         foreach ($type in 'MmapTools.MemoryMap', 'MmapTools.PageResidency', 'MmapTools.PowerShell.ResidencySummary', 'MmapTools.SyncResult',
-            'MmapTools.MemoryRegion', 'MmapTools.FaultMeasurement', 'MmapTools.PowerShell.AdviceResult') {
+            'MmapTools.MemoryRegion', 'MmapTools.FaultMeasurement', 'MmapTools.PowerShell.AdviceResult',
+            'MmapTools.CachedFile', 'MmapTools.CgroupPageCache', 'MmapTools.CacheSnapshotSummary', 'MmapTools.CacheRestoreResult', 'MmapTools.PageCacheSample') {
             $types | Should -Contain $type
             $types | Should -Contain "Deserialized.$type"
         }
