@@ -19,9 +19,12 @@ BeforeDiscovery {
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    if ((& id -u) -ne '0') { return }
-    . (Join-Path $PSScriptRoot '../tools/SshHosts.ps1')
-    if (Get-SshHostSkipReason) { return }
+    # Decided again for the run (discovery's variables do not reach it); each test skips with it.
+    $script:SkipReason = if ((& id -u) -ne '0') { 'not root: the private sshd needs root (to install openssh-server and to run sshd with privilege separation)' } else {
+        . (Join-Path $PSScriptRoot '../tools/SshHosts.ps1')
+        Get-SshHostSkipReason
+    }
+    if ($SkipReason) { return }
     $script:File = New-TestFile (Join-Path $TestDrive 'remote.bin') 64KB
     $script:Tree = Split-Path -Parent $File
     # Two hosts with the module on their PSModulePath, one without it.
@@ -73,7 +76,8 @@ AfterAll {
     Remove-SessionMaps
 }
 
-Describe 'Remoting over SSH' -Skip:([bool] $SkipReason) {
+Describe 'Remoting over SSH' {
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
     It 'opens a session on every host that runs, and on no other' {
         @($Sessions | Where-Object State -EQ 'Opened').Count | Should -Be $Fleet.Hosts.Count
         ($Sessions.ComputerName | Sort-Object) | Should -Be ($Fleet.Hosts.Name | Sort-Object)
@@ -87,8 +91,9 @@ Describe 'Remoting over SSH' -Skip:([bool] $SkipReason) {
     }
 }
 
-Describe 'Outputs over SSH from <HostName>' -Skip:([bool] $SkipReason) -ForEach $ModuleHostCases {
-    BeforeAll { $script:R = $Remote[$HostName] }
+Describe 'Outputs over SSH from <HostName>' -ForEach $ModuleHostCases {
+    BeforeAll { if (-not $SkipReason) { $script:R = $Remote[$HostName] } }
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
 
     It 'a MemoryMap crosses with its numbers' {
         $m = $R.Map
@@ -167,8 +172,10 @@ Describe 'Outputs over SSH from <HostName>' -Skip:([bool] $SkipReason) -ForEach 
     }
 }
 
-Describe 'Errors over SSH' -Skip:([bool] $SkipReason) {
+Describe 'Errors over SSH' {
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
     BeforeAll {
+        if ($SkipReason) { return }
         $missing = Join-Path $TestDrive 'missing.bin'
         # Bad input of three cmdlets, each failing in its own way, run there and here.
         $script:BadCalls = {
@@ -197,8 +204,10 @@ Describe 'Errors over SSH' -Skip:([bool] $SkipReason) {
     }
 }
 
-Describe 'Fan-out over SSH' -Skip:([bool] $SkipReason) {
+Describe 'Fan-out over SSH' {
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
     BeforeAll {
+        if ($SkipReason) { return }
         # The pattern of about_MmapTools (FAN-OUT): sessions, then one Invoke-Command over them; a
         # host that is down fails New-PSSession, one without the module fails its own Import-Module.
         $script:Rows = @(Invoke-Command -Session $Sessions -ThrottleLimit 2 -ErrorVariable failed -ErrorAction SilentlyContinue {
@@ -236,7 +245,8 @@ Describe 'Fan-out over SSH' -Skip:([bool] $SkipReason) {
     }
 }
 
-Describe 'The sshd fixture' -Skip:([bool] $SkipReason) {
+Describe 'The sshd fixture' {
+    BeforeEach { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } }
     It 'refuses a login without the key' {
         $arguments = @(Get-SshArgument $Fleet $Fleet.Hosts[0].Name) -replace [regex]::Escape($Fleet.KeyFilePath), '/dev/null'
         '' | & ssh @arguments -T true 2>&1 | Out-Null
