@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""A process whose pages are known, for tests of another process's page state, working set and advice.
+
+Usage: page-child.py <anonymous-bytes>
+Maps that much private anonymous memory (MADV_NOHUGEPAGE, so that THP cannot turn a touched page
+into 512) and prints "ready <address> <length> <page-size>". Then, one command a line on stdin, each
+answered with one line on stdout ("ok ..."):
+  read <first-page> <pages>           read a byte of each page
+  write <first-page> <pages>          write a byte of each page
+  advise <first-page> <pages> <n>     madvise(n) over the pages
+  map <path>                          map the file shared, read-only, read every page: "ok <address> <length>"
+  loop <first-page> <pages> <ms>      from now on read the pages again every <ms> milliseconds
+  stop                                end the loop
+  exit
+Only libc is used (ctypes), so the process's own pages are the interpreter's and this region's.
+"""
+import ctypes, os, sys, threading, time
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 1, 2, 1, 2, 0x20
+MADV_NOHUGEPAGE = 15
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def fail(what):
+    err = ctypes.get_errno()
+    print(f"error {what} {os.strerror(err)}", flush=True)
+
+
+def view(address, length):
+    return memoryview((ctypes.c_ubyte * length).from_address(address)).cast("B")
+
+
+size = int(sys.argv[1])
+base = libc.mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+if base in (None, ctypes.c_void_p(-1).value):
+    fail("mmap")
+    sys.exit(3)
+if libc.madvise(base, size, MADV_NOHUGEPAGE) != 0:
+    fail("madvise")
+    sys.exit(3)
+region = view(base, size)
+loop = None
+
+
+def touch(first, count, write):
+    total = 0
+    for offset in range(first * PAGE, (first + count) * PAGE, PAGE):
+        if write:
+            region[offset] = 1
+        else:
+            total += region[offset]
+    return total
+
+
+class Loop(threading.Thread):
+    def __init__(self, first, count, interval):
+        super().__init__(daemon=True)
+        self.first, self.count, self.interval, self.stopped = first, count, interval, threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            touch(self.first, self.count, False)
+            self.stopped.wait(self.interval)
+
+
+print(f"ready {base} {size} {PAGE}", flush=True)
+for line in sys.stdin:
+    words = line.split()
+    if not words:
+        continue
+    command = words[0]
+    if command in ("read", "write"):
+        touch(int(words[1]), int(words[2]), command == "write")
+        print("ok", flush=True)
+    elif command == "advise":
+        first, count, advice = int(words[1]), int(words[2]), int(words[3])
+        if libc.madvise(base + first * PAGE, count * PAGE, advice) != 0:
+            fail("madvise")
+        else:
+            print("ok", flush=True)
+    elif command == "map":
+        fd = os.open(words[1], os.O_RDONLY)
+        length = os.fstat(fd).st_size
+        address = libc.mmap(None, length, PROT_READ, MAP_SHARED, fd, 0)
+        os.close(fd)
+        if address in (None, ctypes.c_void_p(-1).value):
+            fail("mmap")
+            continue
+        pages = view(address, length)
+        sum(pages[offset] for offset in range(0, length, PAGE))
+        print(f"ok {address} {length}", flush=True)
+    elif command == "loop":
+        loop = Loop(int(words[1]), int(words[2]), int(words[3]) / 1000)
+        loop.start()
+        print("ok", flush=True)
+    elif command == "stop":
+        if loop:
+            loop.stopped.set()
+            loop.join()
+        print("ok", flush=True)
+    elif command == "exit":
+        break
+    else:
+        print(f"error unknown command {command}", flush=True)
