@@ -2,7 +2,7 @@
 """A process whose pages are known, for tests of another process's page state, working set and advice.
 
 Usage: page-child.py <anonymous-bytes>
-Maps that much private anonymous memory (MADV_NOHUGEPAGE, so that THP cannot turn a touched page
+Maps that much private anonymous memory between two PROT_NONE pages (MADV_NOHUGEPAGE, so that THP cannot turn a touched page
 into 512) and prints "ready <address> <length> <page-size>". Then, one command a line on stdin, each
 answered with one line on stdout ("ok ..."):
   read <first-page> <pages>           read a byte of each page
@@ -36,9 +36,16 @@ def view(address, length):
 
 
 size = int(sys.argv[1])
-base = libc.mmap(None, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-if base in (None, ctypes.c_void_p(-1).value):
+# A PROT_NONE page on either side keeps the region a mapping of its own: without them the kernel
+# merges it with a neighbour of the same flags, such as a thread stack glibc also made NOHUGEPAGE.
+fence = libc.mmap(None, size + 2 * PAGE, 0, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+if fence in (None, ctypes.c_void_p(-1).value):
     fail("mmap")
+    sys.exit(3)
+base = fence + PAGE
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+if libc.mprotect(base, size, PROT_READ | PROT_WRITE) != 0:
+    fail("mprotect")
     sys.exit(3)
 if libc.madvise(base, size, MADV_NOHUGEPAGE) != 0:
     fail("madvise")

@@ -1,0 +1,52 @@
+using Xunit.Abstractions;
+
+namespace MmapTools.Tests;
+
+/// <summary>The working set of a python3 child that touches a known amount of its memory.</summary>
+public class WorkingSetTests(ITestOutputHelper output)
+{
+    private const long MiB = 1 << 20;
+
+    [SkippableTheory]
+    [InlineData(16)]
+    [InlineData(64)]
+    public void A_child_touching_N_MiB_of_1_GiB_each_interval_is_measured_within_5_percent(int mebibytes)
+    {
+        using var child = new PageChild(1L << 30);
+        long touched = mebibytes * MiB, pages = touched / child.PageSize;
+        // Four times as much is resident as is touched: the working set must not be the Rss.
+        child.Write(0, 4 * pages);
+        child.Loop(0, pages, 100);
+
+        var sample = WorkingSet.Sample(child.Id, TimeSpan.FromSeconds(1));
+        child.Stop();
+        var region = sample.GetRegions().Single(r => r.Start == child.Address);
+        long runtime = sample.Referenced - region.Referenced;
+        output.WriteLine($"touched {touched / MiB} MiB each 100 ms: region {region.Referenced / (double)MiB:0.00} MiB referenced of {region.Rss / MiB} MiB resident; " +
+            $"python's own pages {runtime / (double)MiB:0.00} MiB in {sample.RegionCount - 1} other mappings; total {sample.Referenced / (double)MiB:0.00} MiB, Rss {sample.Rss / (double)MiB:0.00} MiB, interval {sample.Interval.TotalMilliseconds:0} ms");
+        Assert.InRange(region.Referenced, (long)(touched * 0.95), (long)(touched * 1.05));
+        Assert.InRange(region.Rss, 4 * touched * 95 / 100, 4 * touched);
+        Assert.Equal(sample.Referenced, sample.GetRegions().Sum(r => r.Referenced));
+    }
+
+    [SkippableFact]
+    public void Pages_untouched_during_the_interval_are_not_referenced()
+    {
+        using var child = new PageChild(16 * MiB);
+        child.Write(0, child.Pages);
+        var sample = WorkingSet.Sample(child.Id, TimeSpan.FromMilliseconds(200));
+        var region = sample.GetRegions().Single(r => r.Start == child.Address);
+        Assert.Equal(16 * MiB, region.Rss);
+        Assert.Equal(0, region.Referenced);
+        Assert.Equal(WorkingSet.IdlePageTrackingMissing, sample.Note);
+    }
+
+    [Fact]
+    public void Bad_input_is_refused_before_any_write()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>("processId", () => WorkingSet.ClearRefs(0, ClearRefs.Referenced));
+        Assert.Throws<ArgumentOutOfRangeException>("what", () => WorkingSet.ClearRefs(Environment.ProcessId, (ClearRefs)2));
+        Assert.Throws<ArgumentException>("processId", () => WorkingSet.ClearRefs(int.MaxValue, ClearRefs.Referenced));
+        Assert.Throws<ArgumentOutOfRangeException>("interval", () => WorkingSet.Sample(Environment.ProcessId, TimeSpan.FromSeconds(-1)));
+    }
+}
