@@ -26,6 +26,9 @@
         'Set-MemoryProtection'
         'Get-PageResidency'
         'Measure-PageFault'
+        'Get-PageState'
+        'Measure-WorkingSet'
+        'Invoke-MemoryReclaim'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -262,7 +262,7 @@ public static unsafe class PageMap
         ulong start = address & ~(ulong)(pageSize - 1);
         ulong end = checked(address + (ulong)length + (ulong)pageSize - 1) & ~(ulong)(pageSize - 1);
         if (kernelFlags && !CanReadKernelFlags)
-            throw new MemoryMapException("EPERM", "/proc/kpageflags needs CAP_SYS_ADMIN (root): without it pagemap hides the page frame numbers it is indexed by.");
+            throw new MemoryMapException("EACCES", "/proc/kpageflags needs CAP_SYS_ADMIN (root): without it pagemap hides the page frame numbers it is indexed by.");
         if (kernelFlags && source == PageMapSource.Scan)
             throw new ArgumentException("PAGEMAP_SCAN does not give page frame numbers: kernel flags need a read of pagemap (source Read or Auto).", nameof(source));
         string? note = null;
