@@ -4,7 +4,7 @@ using System.Globalization;
 namespace MmapTools.Tests;
 
 /// <summary>
-/// tests/tools/page-child.py as a running process: a private anonymous region whose pages the test
+/// tests/pester/page-child.py as a running process: a private anonymous region whose pages the test
 /// reads, writes and advises by command, so every page's state is known.
 /// </summary>
 internal sealed class PageChild : IDisposable
@@ -37,10 +37,10 @@ internal sealed class PageChild : IDisposable
         {
             for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             {
-                string candidate = Path.Combine(folder.FullName, "tests", "tools", "page-child.py");
+                string candidate = Path.Combine(folder.FullName, "tests", "pester", "page-child.py");
                 if (File.Exists(candidate)) return candidate;
             }
-            throw new FileNotFoundException("tests/tools/page-child.py is not above " + AppContext.BaseDirectory);
+            throw new FileNotFoundException("tests/pester/page-child.py is not above " + AppContext.BaseDirectory);
         }
     }
 

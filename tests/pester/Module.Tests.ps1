@@ -17,7 +17,7 @@ AfterAll { Remove-SessionMaps }
 
 Describe 'Manifest and layout' {
     It 'exports its cmdlets explicitly and nothing else' {
-        $Manifest.CmdletsToExport.Count | Should -Be 10
+        $Manifest.CmdletsToExport.Count | Should -Be 13
         $Manifest.FunctionsToExport | Should -BeNullOrEmpty
         $Manifest.AliasesToExport | Should -BeNullOrEmpty
         $Manifest.VariablesToExport | Should -BeNullOrEmpty

@@ -1,16 +1,19 @@
 # Another process's pages: Get-PageState, Measure-WorkingSet, Set-MemoryAdvice -Region and
-# Invoke-MemoryReclaim, against a python3 child whose pages are known (tests/tools/page-child.py).
+# Invoke-MemoryReclaim, against a python3 child whose pages are known (page-child.py beside this file,
+# which the unprivileged run copies with it).
 
 BeforeDiscovery {
     # What this machine has, for -Skip (decided before the tests run, without the module).
     $script:Python = [bool](Get-Command python3 -CommandType Application -ErrorAction Ignore)
     $script:HasFincore = [bool](Get-Command fincore -CommandType Application -ErrorAction Ignore)
+    # CAP_SYS_NICE (bit 23 of CapEff), which process_madvise to another process needs.
+    $script:CanNice = ([Convert]::ToUInt64(((Get-Content /proc/self/status | Where-Object { $_ -like 'CapEff:*' }) -split '\s+')[1], 16) -band (1 -shl 23)) -ne 0
     $script:CgroupV1 = [bool](Get-Content /proc/self/cgroup | Where-Object { ($_ -split ':')[1] -split ',' -contains 'memory' })
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    $script:ChildScript = Join-Path $PSScriptRoot '../tools/page-child.py'
+    $script:ChildScript = Join-Path $PSScriptRoot 'page-child.py'
 
     # Starts the child with an anonymous region of $Pages pages; returns the process with its region's address.
     function Start-PageChild([long] $Pages) {
@@ -167,7 +170,7 @@ Describe 'Set-MemoryAdvice -Region' {
         $script:File = New-TestFile (Join-Path $TestDrive 'child.bin') 1MB
     }
 
-    It 'pushes a child''s file pages out of the page cache with PageOut, and -WhatIf does nothing' -Skip:(-not $Python -or -not $HasFincore) {
+    It 'pushes a child''s file pages out of the page cache with PageOut, and -WhatIf does nothing' -Skip:(-not $Python -or -not $HasFincore -or -not $CanNice) {
         $child = Start-PageChild 1
         try {
             $null = Send-PageChild $child "map $File"
@@ -180,6 +183,20 @@ Describe 'Set-MemoryAdvice -Region' {
             $result.ResidentPagesBefore | Should -Be 256
             $result.ResidentPagesAfter | Should -Be 0
             Get-FincorePages $File | Should -Be 0
+        } finally { Stop-PageChild $child }
+    }
+
+    It 'without CAP_SYS_NICE fails with AccessDenied naming it, and the pages stay' -Skip:(-not $Python -or -not $HasFincore -or $CanNice) {
+        $child = Start-PageChild 1
+        try {
+            $null = Send-PageChild $child "map $File"
+            $region = Get-MemoryMap -ProcessId $child.Id | Where-Object Path -eq $File
+            $before = Get-FincorePages $File
+            $records = Get-ErrorRecords { $region | Set-MemoryAdvice -Advice PageOut -Confirm:$false }
+            $records.Count | Should -Be 1
+            $records[0].FullyQualifiedErrorId | Should -Be 'AccessDenied,MmapTools.PowerShell.SetMemoryAdviceCommand'
+            $records[0].Exception.Message | Should -Match 'CAP_SYS_NICE'
+            Get-FincorePages $File | Should -Be $before
         } finally { Stop-PageChild $child }
     }
 

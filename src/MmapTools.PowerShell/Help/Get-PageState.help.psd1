@@ -34,7 +34,7 @@ Get-MemoryMap -ProcessId $PID | Where-Object Path -in '[heap]', '[stack]' | Get-
             Code    = @'
 $map = New-MemoryMap -Anonymous -Size 1MB
 Write-MemoryMap $map -Offset 0 -Value ([byte[]]@(1))
-Get-PageState -ProcessId $PID -Address ([ulong]$map.Address) -Length 1MB -Source Read
+Get-PageState -ProcessId $PID -Address ([ulong][long]$map.Address) -Length 1MB -Source Read
 '@
             Remarks = 'Only the page written is present; Read tells it is exclusive to this process too.'
         }
