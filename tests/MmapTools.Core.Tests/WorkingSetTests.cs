@@ -16,17 +16,22 @@ public class WorkingSetTests(ITestOutputHelper output)
         long touched = mebibytes * MiB, pages = touched / child.PageSize;
         // Four times as much is resident as is touched: the working set must not be the Rss.
         child.Write(0, 4 * pages);
-        child.Loop(0, pages, 100);
-
-        var sample = WorkingSet.Sample(child.Id, TimeSpan.FromSeconds(1));
-        child.Stop();
-        var region = sample.GetRegions().Single(r => r.Start == child.Address);
-        long runtime = sample.Referenced - region.Referenced;
-        output.WriteLine($"touched {touched / MiB} MiB each 100 ms: region {region.Referenced / (double)MiB:0.00} MiB referenced of {region.Rss / MiB} MiB resident; " +
-            $"python's own pages {runtime / (double)MiB:0.00} MiB in {sample.RegionCount - 1} other mappings; total {sample.Referenced / (double)MiB:0.00} MiB, Rss {sample.Rss / (double)MiB:0.00} MiB, interval {sample.Interval.TotalMilliseconds:0} ms");
-        Assert.InRange(region.Referenced, (long)(touched * 0.95), (long)(touched * 1.05));
-        Assert.InRange(region.Rss, 4 * touched * 95 / 100, 4 * touched);
-        Assert.Equal(sample.Referenced, sample.GetRegions().Sum(r => r.Referenced));
+        for (int interval = 0; interval < 3; interval++)
+        {
+            // The child touches the pages once in each interval, and has done so when it answers:
+            // a child left to loop on its own may not get the CPU on a loaded machine.
+            long begun = WorkingSet.Begin(child.Id);
+            child.Read(0, pages);
+            Thread.Sleep(Math.Max(0, 500 - (int)System.Diagnostics.Stopwatch.GetElapsedTime(begun).TotalMilliseconds));
+            var sample = WorkingSet.Read(child.Id, begun);
+            var region = sample.GetRegions().Single(r => r.Start == child.Address);
+            long runtime = sample.Referenced - region.Referenced;
+            output.WriteLine($"touched {touched / MiB} MiB: region {region.Referenced / (double)MiB:0.00} MiB referenced of {region.Rss / MiB} MiB resident; " +
+                $"python's own pages {runtime / (double)MiB:0.00} MiB in {sample.RegionCount - 1} other mappings; total {sample.Referenced / (double)MiB:0.00} MiB, Rss {sample.Rss / (double)MiB:0.00} MiB, interval {sample.Interval.TotalMilliseconds:0} ms");
+            Assert.InRange(region.Referenced, (long)(touched * 0.95), (long)(touched * 1.05));
+            Assert.InRange(region.Rss, 4 * touched * 95 / 100, 4 * touched);
+            Assert.Equal(sample.Referenced, sample.GetRegions().Sum(r => r.Referenced));
+        }
     }
 
     [SkippableFact]

@@ -6,9 +6,11 @@ Maps that much private anonymous memory between two PROT_NONE pages (MADV_NOHUGE
 into 512) and prints "ready <address> <length> <page-size>". Then, one command a line on stdin, each
 answered with one line on stdout ("ok ..."):
   read <first-page> <pages>           read a byte of each page
-  write <first-page> <pages>          write a byte of each page
+  write <first-page> <pages> [step]   write a byte of each page (of every step-th page)
   advise <first-page> <pages> <n>     madvise(n) over the pages
   map <path>                          map the file shared, read-only, read every page: "ok <address> <length>"
+  maps <n>                            make n more one-page mappings, each written (alternately
+                                      read-write and read-only, so that none merges with the next)
   loop <first-page> <pages> <ms>      from now on read the pages again every <ms> milliseconds
   stop                                end the loop
   exit
@@ -54,9 +56,9 @@ region = view(base, size)
 loop = None
 
 
-def touch(first, count, write):
+def touch(first, count, write, step=1):
     total = 0
-    for offset in range(first * PAGE, (first + count) * PAGE, PAGE):
+    for offset in range(first * PAGE, (first + count) * PAGE, step * PAGE):
         if write:
             region[offset] = 1
         else:
@@ -82,7 +84,7 @@ for line in sys.stdin:
         continue
     command = words[0]
     if command in ("read", "write"):
-        touch(int(words[1]), int(words[2]), command == "write")
+        touch(int(words[1]), int(words[2]), command == "write", int(words[3]) if len(words) > 3 else 1)
         print("ok", flush=True)
     elif command == "advise":
         first, count, advice = int(words[1]), int(words[2]), int(words[3])
@@ -101,6 +103,13 @@ for line in sys.stdin:
         pages = view(address, length)
         sum(pages[offset] for offset in range(0, length, PAGE))
         print(f"ok {address} {length}", flush=True)
+    elif command == "maps":
+        for i in range(int(words[1])):
+            page = libc.mmap(None, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            view(page, PAGE)[0] = 1
+            if i % 2:
+                libc.mprotect(page, PAGE, PROT_READ)
+        print("ok", flush=True)
     elif command == "loop":
         loop = Loop(int(words[1]), int(words[2]), int(words[3]) / 1000)
         loop.start()
