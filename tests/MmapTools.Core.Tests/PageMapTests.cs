@@ -88,7 +88,7 @@ public class PageMapTests
     }
 
     [SkippableFact]
-    public void Kernel_flags_as_root_tell_anonymous_and_lru_pages()
+    public void Kernel_flags_as_root_tell_the_pages_the_child_wrote_are_anonymous()
     {
         Skip.IfNot(PageMap.CanReadKernelFlags, "/proc/kpageflags needs CAP_SYS_ADMIN, which this test run lacks.");
         using var child = KnownChild();
