@@ -25,7 +25,7 @@ public static class PageCache
     public static PageResidency GetResidency(SafeFileHandle file, long offset = 0, long? length = null, ResidencyDetail detail = ResidencyDetail.Summary)
     {
         ArgumentNullException.ThrowIfNull(file);
-        var st = NativeFile.Stat(file);
+        var st = PosixFile.Stat(file);
         RequireRegular(st, "the file");
         return GetResidency(file, st, null, offset, length, detail);
     }
@@ -37,7 +37,7 @@ public static class PageCache
         long firstPage = start / pageSize;
         long pages = bytes == 0 ? 0 : (start + bytes - 1) / pageSize - firstPage + 1;
         int cachestatErrno = 0;
-        var stat = bytes == 0 ? null : NativeFile.TryCachestat(file, start, bytes, out cachestatErrno);
+        var stat = bytes == 0 ? null : CachestatCall.Try(file, start, bytes, out cachestatErrno);
         if (detail == ResidencyDetail.Summary && stat is { } s)
         {
             return new PageResidency
@@ -49,10 +49,10 @@ public static class PageCache
                 Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
             };
         }
-        bool trusted = NativeFile.MincoreSeesPageCache(file, st);
+        bool trusted = MincoreTrust.SeesPageCache(file, st);
         using var scanner = new ResidencyScanner(pages, detail);
         scanner.ScanFile((int)file.DangerousGetHandle(), firstPage, pages, pageSize);
-        string? note = !trusted ? NativeFile.UntrustedMincoreNote
+        string? note = !trusted ? MincoreTrust.UntrustedNote
             : detail == ResidencyDetail.Summary && bytes != 0 ? $"cachestat is not available here ({Errno.Name(cachestatErrno)}); mincore answered."
             : null;
         return new PageResidency
@@ -64,7 +64,7 @@ public static class PageCache
             Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
-                ? NativeFile.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
+                ? CachestatCall.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };
     }
 
@@ -79,7 +79,7 @@ public static class PageCache
         if (bytes == 0) return;
         int error = Interop.Libc.posix_fadvise((int)file.DangerousGetHandle(), start, bytes, (int)advice);
         if (error != 0)
-            throw new SystemCallException($"posix_fadvise({advice})", error, error == Errno.ESPIPE ? $"'{path}' is a pipe or FIFO." : null);
+            throw new SystemCallException($"posix_fadvise({advice})", error, FailureHints.Fadvise(path, error));
     }
 
     /// <summary>
@@ -282,10 +282,10 @@ public static class PageCache
 
     private static SafeFileHandle OpenRegular(string path, out Libc.Statx st)
     {
-        var file = NativeFile.Open(path, writable: false);
+        var file = PosixFile.Open(path, writable: false);
         try
         {
-            st = NativeFile.Stat(file);
+            st = PosixFile.Stat(file);
             RequireRegular(st, $"'{path}'");
             return file;
         }
@@ -299,7 +299,7 @@ public static class PageCache
     private static void RequireRegular(in Libc.Statx st, string what)
     {
         if ((st.Mode & Libc.S_IFMT) != Libc.S_IFREG)
-            throw new MemoryMapException("NotMappable", $"{what} is {NativeFile.DescribeType(st.Mode)}; the page cache is asked about regular files only.");
+            throw new MemoryMapException("NotMappable", $"{what} is {PosixFile.DescribeType(st.Mode)}; the page cache is asked about regular files only.");
     }
 
     /// <summary>The range clipped to the file: a range past the end of the file holds no pages.</summary>

@@ -58,8 +58,7 @@ internal sealed unsafe class ResidencyScanner : IDisposable
             fixed (byte* vec = _vector)
             {
                 if (Libc.mincore(address + (nint)(done * pageSize), (nuint)pages * (nuint)pageSize, vec) != 0)
-                    throw SystemCallException.FromLastError("mincore", errno => errno == Errno.ENOMEM
-                        ? "Part of the range is not mapped (was the map removed underneath?)." : null);
+                    throw SystemCallException.FromLastError("mincore", FailureHints.Mincore);
             }
             Accept(_vector.AsSpan(0, pages));
             done += pages;
@@ -75,8 +74,7 @@ internal sealed unsafe class ResidencyScanner : IDisposable
             nuint bytes = (nuint)pages * (nuint)pageSize;
             nint window = Libc.mmap(0, bytes, Libc.PROT_READ, Libc.MAP_SHARED, fd, (firstPage + done) * pageSize);
             if (window == Libc.MAP_FAILED)
-                throw SystemCallException.FromLastError("mmap", errno => errno == Errno.ENODEV
-                    ? "This file system does not support mapping files, so mincore cannot be asked." : null);
+                throw SystemCallException.FromLastError("mmap", FailureHints.MmapForMincore);
             try
             {
                 ScanMapped(window, pages, pageSize);

@@ -171,7 +171,7 @@ public sealed unsafe class ResidencyWalker
                 int fd = Libc.open(directory, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
                 if (fd < 0)
                 {
-                    yield return Failed(directory, SystemCallException.FromLastError("open", errno => NativeFile.OpenHint(directory, false, errno)));
+                    yield return Failed(directory, SystemCallException.FromLastError("open", errno => FailureHints.Open(directory, false, errno)));
                     continue;
                 }
                 try
@@ -181,8 +181,7 @@ public sealed unsafe class ResidencyWalker
                         nint filled = ReadEntries(fd, buffer);
                         if (filled < 0)
                         {
-                            yield return Failed(directory, SystemCallException.FromLastError("getdents64", errno => errno == Errno.ENOTDIR
-                                ? $"'{directory}' is no longer a directory." : null));
+                            yield return Failed(directory, SystemCallException.FromLastError("getdents64", errno => FailureHints.ReadDirectory(directory, errno)));
                             break;
                         }
                         if (filled == 0) break;
@@ -250,7 +249,7 @@ public sealed unsafe class ResidencyWalker
         if (fd < 0)
         {
             string failed = Join(directory, name ?? Decode(buffer, nameStart, nameLength));
-            return Failed(failed, SystemCallException.FromLastError("open", errno => NativeFile.OpenHint(failed, false, errno)));
+            return Failed(failed, SystemCallException.FromLastError("open", errno => FailureHints.Open(failed, false, errno)));
         }
         string? path = null;
         try
@@ -305,8 +304,7 @@ public sealed unsafe class ResidencyWalker
             }
         }
         int errno = Libc.LastError;
-        error = new SystemCallException("statx", errno, errno == Errno.ENOENT
-            ? (follow ? "It vanished, or it is a symbolic link to nothing." : "It vanished while the directory was read.") : null);
+        error = new SystemCallException("statx", errno, FailureHints.StatEntry(follow, errno));
         return false;
     }
 
@@ -336,9 +334,7 @@ public sealed unsafe class ResidencyWalker
             }
         }
         int errno = Libc.LastError;
-        error = new SystemCallException("statx", errno, errno == Errno.ENOENT
-            ? (follow ? $"'{path}' does not exist, or is a symbolic link to nothing." : $"'{path}' does not exist.")
-            : NativeFile.OpenHint(path, false, errno));
+        error = new SystemCallException("statx", errno, FailureHints.Stat(path, follow, errno));
         return false;
     }
 

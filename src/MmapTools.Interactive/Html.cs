@@ -4,7 +4,7 @@ using System.Text;
 
 namespace MmapTools.Interactive;
 
-/// <summary>Small helpers to write HTML and SVG by hand: escaping, invariant numbers, sizes.</summary>
+/// <summary>Small helpers to write HTML and SVG by hand: escaping, invariant numbers, durations.</summary>
 internal static class Html
 {
     public static string Encode(string? text) => WebUtility.HtmlEncode(text ?? "");
@@ -13,14 +13,6 @@ internal static class Html
     public static string Num(double value, string format = "0.##") => value.ToString(format, CultureInfo.InvariantCulture);
 
     public static string Num(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
-
-    public static string Bytes(double bytes)
-    {
-        string[] units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        int unit = 0;
-        while (bytes >= 1024 && unit < units.Length - 1) { bytes /= 1024; unit++; }
-        return unit == 0 ? $"{Num(bytes, "0")} bytes" : $"{Num(bytes, "0.#")} {units[unit]}";
-    }
 
     public static string Duration(TimeSpan elapsed) => elapsed.TotalMilliseconds switch
     {

@@ -22,7 +22,7 @@ public static class MemoryMapView
         };
         if (source is not null) rows.Add(("Of", Html.Encode(source)));
         long pages = (map.Length + MemoryMap.PageSize - 1) / MemoryMap.PageSize;
-        rows.Add(("Length", Html.Encode($"{Html.Bytes(map.Length)} ({Html.Num(map.Length)} bytes, {Html.Num(pages)} page{(pages == 1 ? "" : "s")} of {Html.Bytes(MemoryMap.PageSize)})")));
+        rows.Add(("Length", Html.Encode($"{ByteSize.Format(map.Length)} ({Html.Num(map.Length)} bytes, {Html.Num(pages)} page{(pages == 1 ? "" : "s")} of {ByteSize.Format(MemoryMap.PageSize)})")));
         if (map.Kind == MapKind.File) rows.Add(("File offset", Html.Encode(Html.Num(map.Offset))));
         rows.Add(("Access", Html.Encode(map.Access.ToString())));
         rows.Add(("Sharing", Html.Encode(map.IsPrivate ? "private (copy-on-write: writes stay in this process)" : "shared (writes reach the file and other processes)")));
@@ -60,7 +60,7 @@ public static class MemoryMapView
     {
         var words = new List<string>();
         if (options.Populate) words.Add("populate (MAP_POPULATE)");
-        if (options.HugePages) words.Add(options.HugePageSize == 0 ? "huge pages" : $"huge pages of {Html.Bytes(options.HugePageSize)}");
+        if (options.HugePages) words.Add(options.HugePageSize == 0 ? "huge pages" : $"huge pages of {ByteSize.Format(options.HugePageSize)}");
         if (options.NoReserve) words.Add("no reserve (MAP_NORESERVE)");
         if (options.FixedAddress is { } at) words.Add($"fixed at 0x{at:x} (MAP_FIXED_NOREPLACE)");
         return string.Join(", ", words);

@@ -140,7 +140,7 @@ public static class ResidencyHeatMap
             parts.Add(residency.DirtyRuns is null && dirty > 0 ? $"{Html.Num(dirty)} dirty (where is not known)" : $"{Html.Num(dirty)} dirty");
         if (residency.WritebackPages is > 0) parts.Add($"{Html.Num(residency.WritebackPages.Value)} under writeback");
         if (residency.EvictedPages is > 0) parts.Add($"{Html.Num(residency.EvictedPages.Value)} evicted");
-        parts.Add($"{Html.Bytes(residency.PageSize)} pages");
+        parts.Add($"{ByteSize.Format(residency.PageSize)} pages");
         parts.Add($"{residency.Source}{(residency.IsTrusted ? "" : ", untrusted")}");
         return string.Join(" · ", parts);
     }

@@ -11,7 +11,7 @@ public static class SyncView
         var html = new StringBuilder();
         string kind = result.Async ? "MS_ASYNC" : "MS_SYNC";
         if (result.Invalidate) kind += " | MS_INVALIDATE";
-        Html.OpenFigure(html, "mmaptools-sync", $"msync ({kind}) of {Html.Bytes(result.Length)} from offset {Html.Num(result.Offset)}, in {Html.Duration(result.Elapsed)}");
+        Html.OpenFigure(html, "mmaptools-sync", $"msync ({kind}) of {ByteSize.Format(result.Length)} from offset {Html.Num(result.Offset)}, in {Html.Duration(result.Elapsed)}");
         if (result.DirtyPagesBefore is null && result.DirtyPagesAfter is null)
         {
             Html.Note(html, "No dirty counts: the map is private or anonymous, or cachestat is not available here.");

@@ -64,16 +64,9 @@ public static class Display
         return cell;
     }
 
-    /// <summary>Bytes in the largest unit that keeps a whole number in front: 4 KiB, 1.5 GiB.</summary>
-    public static string Bytes(object? bytes)
-    {
-        if (bytes is null) return "";
-        double value = Convert.ToDouble(PSObject.AsPSObject(bytes).BaseObject, CultureInfo.InvariantCulture);
-        string[] units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        int unit = 0;
-        while (Math.Abs(value) >= 1024 && unit < units.Length - 1) { value /= 1024; unit++; }
-        return unit == 0 ? $"{value:0} B" : value.ToString(value >= 100 ? "0" : "0.#", CultureInfo.CurrentCulture) + " " + units[unit];
-    }
+    /// <summary>A size for a view, formatted as the core formats sizes (<see cref="ByteSize"/>); empty for null.</summary>
+    public static string Bytes(object? bytes) => bytes is null ? ""
+        : ByteSize.Format(Convert.ToDouble(PSObject.AsPSObject(bytes).BaseObject, CultureInfo.InvariantCulture));
 
     /// <summary>An address or a number in hex, 0x-prefixed; empty for null.</summary>
     public static string Hex(object? number) => number is null ? "" : PSObject.AsPSObject(number).BaseObject switch

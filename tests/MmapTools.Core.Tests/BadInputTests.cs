@@ -209,7 +209,7 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
     [Fact]
     public async Task OpenFile_OfAFifo_FailsWithoutHanging()
     {
-        // NativeFile opens with O_NONBLOCK: a blocking open of a FIFO would wait for a writer forever.
+        // PosixFile opens with O_NONBLOCK: a blocking open of a FIFO would wait for a writer forever.
         var attempt = Task.Run(() => Record.Exception(() => MemoryMap.OpenFile(files.Fifo).Dispose()));
         if (await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(20))) != attempt)
         {
@@ -268,7 +268,7 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var options = new MemoryMapOptions { Access = MapAccess.ReadWrite, Private = false };
 
-        if (Kernel.IsRoot)
+        if (Machine.IsRoot)
         {
             // Root passes the permission check (CAP_DAC_OVERRIDE): open(O_RDWR) of a 0444 file succeeds,
             // so the shared writable map does too. The handle-based test above shows the EACCES path.

@@ -1,7 +1,7 @@
 namespace MmapTools.Tests;
 
 /// <summary>
-/// What kills a process runs in a child (tests/MmapTools.Crash), and the test host lives on to check
+/// What kills a process runs in a child (tests/MmapTools.Child), and the test host lives on to check
 /// how it died. When SIGBUS or SIGSEGV hits managed code, the .NET runtime's signal handler turns it
 /// into a fatal AccessViolationException: it prints "Fatal error." and
 /// "System.AccessViolationException: Attempted to read or write protected memory..." with the managed
@@ -13,7 +13,7 @@ public sealed class CrashTests
 {
     private const int SigabrtExitCode = 128 + 6;
 
-    private static void AssertDiedOfAFatalAccessViolation(ProcessResult result)
+    private static void AssertDiedOfAFatalAccessViolation(ChildResult result)
     {
         Assert.True(result.StandardOutput.Contains("READY"), $"The child failed before the faulting access.\n{result}");
         Assert.False(result.StandardOutput.Contains("SURVIVED"), $"The faulting access did not kill the child.\n{result}");
@@ -27,7 +27,7 @@ public sealed class CrashTests
     {
         using var dir = new TempDir();
 
-        var result = Child.RunCrashChild([], "sigbus-span", dir.Path);
+        var result = Child.Run([], "sigbus-span", dir.Path);
 
         AssertDiedOfAFatalAccessViolation(result);
         Assert.Contains("SigbusThroughSpan", result.StandardError); // the managed stack names the scenario
@@ -36,7 +36,7 @@ public sealed class CrashTests
     [Fact]
     public void SigsegvThroughAsSpan_OnAProtNonePage_KillsTheChild_AndTheHostLivesOn()
     {
-        var result = Child.RunCrashChild([], "sigsegv-span");
+        var result = Child.Run([], "sigsegv-span");
 
         AssertDiedOfAFatalAccessViolation(result);
         Assert.Contains("SigsegvThroughSpan", result.StandardError);
@@ -45,7 +45,7 @@ public sealed class CrashTests
     [Fact]
     public void CrashChild_RejectsAnUnknownScenario()
     {
-        var result = Child.RunCrashChild([], "no-such-scenario");
+        var result = Child.Run([], "no-such-scenario");
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("unknown scenario", result.StandardError);
     }

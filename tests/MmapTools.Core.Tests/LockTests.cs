@@ -65,35 +65,37 @@ public sealed class LockTests
     [SkippableFact]
     public void Lock_PastRlimitMemlock_GivesAnErrorNamingTheLimit()
     {
-        string? prlimit = Child.Find("prlimit");
+        string? prlimit = Machine.Find("prlimit");
         Skip.If(prlimit is null, "prlimit (util-linux) is not installed.");
         var wrapper = new List<string>();
-        if (Kernel.IsRoot)
+        if (Machine.IsRoot)
         {
             // Root has CAP_IPC_LOCK, which ignores RLIMIT_MEMLOCK: the child drops it from its bounding set.
-            string? setpriv = Child.Find("setpriv");
+            string? setpriv = Machine.Find("setpriv");
             Skip.If(setpriv is null, "Running as root, and setpriv (util-linux) is missing to drop CAP_IPC_LOCK.");
             wrapper.AddRange([setpriv!, "--bounding-set=-ipc_lock"]);
         }
         wrapper.AddRange([prlimit!, "--memlock=65536:65536"]);
 
-        var result = Child.RunCrashChild([.. wrapper], "mlock", (1 << 20).ToString());
+        var result = Child.Run([.. wrapper], "memlock", (1 << 20).ToString());
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        string line = result.StandardOutput.Trim();
-        Assert.StartsWith("ERROR ", line);
-        Assert.Contains("mlock2", line);
-        Assert.Matches("^ERROR (ENOMEM|EPERM|EAGAIN) ", line);
-        Assert.Contains("RLIMIT_MEMLOCK", line);
-        Assert.Contains("64 KiB", line); // the limit in force, as the child saw it
+        var now = result.Report.GetProperty("now");
+        Assert.True(now.TryGetProperty("reason", out var reason), $"The lock past the limit succeeded: {now}");
+        Assert.Matches("^(ENOMEM|EPERM|EAGAIN)$", reason.GetString());
+        string message = now.GetProperty("message").GetString()!;
+        Assert.Contains("mlock2", message);
+        Assert.Contains("RLIMIT_MEMLOCK", message);
+        Assert.Contains("64 KiB", message); // the limit in force, as the child saw it
     }
 
     [Fact]
     public void Lock_WithinTheLimit_InAChild_Succeeds()
     {
         // The control for the test above: the same child and size without a lowered limit locks.
-        var result = Child.RunCrashChild([], "mlock", (64 << 10).ToString());
+        var result = Child.Run([], "memlock", (64 << 10).ToString());
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("LOCKED", result.StandardOutput.Trim());
+        var now = result.Report.GetProperty("now");
+        Assert.True(now.TryGetProperty("locked", out var locked) && locked.GetBoolean(), $"The lock within the limit failed: {now}");
     }
 }

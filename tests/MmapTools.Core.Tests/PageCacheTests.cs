@@ -30,7 +30,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
 
     private static long FincorePages(string path)
     {
-        var result = Child.Run("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
+        var result = Child.RunProgram("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
         Assert.True(result.ExitCode == 0, result.ToString());
         return long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
     }
@@ -38,7 +38,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
     [SkippableFact]
     public void LargeCachedFile_ResidencyAgreesPageForPage_BetweenCachestatMincoreAndFincore()
     {
-        Skip.If(Child.Find("fincore") is null, "fincore (util-linux) is not installed.");
+        Skip.If(Machine.Find("fincore") is null, "fincore (util-linux) is not installed.");
         const int pages = (256 << 20) / 4096;
         Skip.IfNot(Page == 4096, "The test file is sized for 4 KiB pages.");
         string path = _dir["large.bin"];
@@ -91,7 +91,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
         {
             foreach (var run in bitmap.Runs(resident))
             {
-                var stat = NativeFile.TryCachestat(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
+                var stat = CachestatCall.Try(handle, run.FirstPage * Page, run.PageCount * Page, out int errno);
                 Assert.True(stat is not null, $"cachestat failed with errno {errno}");
                 Assert.True((long)stat.Value.Cached == (resident ? run.PageCount : 0),
                     $"Pages {run.FirstPage}..{run.EndPage - 1} are {(resident ? "resident" : "not resident")} by mincore; cachestat counts {stat.Value.Cached} cached.");

@@ -22,7 +22,7 @@ public sealed class ResidencyWalkerTests : IDisposable
         _dir.WritePattern("tree/sub/c.bin", 2 * Page);
         _dir.WritePattern("tree/sub/deeper/d.bin", 5 * Page);
         File.WriteAllBytes(Path.Combine(root, "empty.bin"), []);
-        Assert.Equal(0, Child.Run("mkfifo", Path.Combine(root, "sub", "fifo")).ExitCode);
+        Assert.Equal(0, Child.RunProgram("mkfifo", Path.Combine(root, "sub", "fifo")).ExitCode);
         return root;
     }
 
@@ -97,7 +97,7 @@ public sealed class ResidencyWalkerTests : IDisposable
     {
         string root = MakeTree();
         string a = Path.Combine(root, "a.bin");
-        Assert.Equal(0, Child.Run("ln", a, Path.Combine(root, "sub", "a-again.bin")).ExitCode);
+        Assert.Equal(0, Child.RunProgram("ln", a, Path.Combine(root, "sub", "a-again.bin")).ExitCode);
 
         var walked = Walk(new() { Recurse = true }, root);
         Assert.Equal(5, walked.Count(i => i.Kind == ResidencyWalkItemKind.File));

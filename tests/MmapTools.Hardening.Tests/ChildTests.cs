@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 namespace MmapTools.Hardening;
 
 /// <summary>
-/// What items 2, 3 and 4 of issue 7 share. Each runs in a child process (tests/MmapTools.Hardening.Child)
+/// What the child-process tests share. Each runs in a child process (tests/MmapTools.Child)
 /// so that a core that lets a SIGBUS or SIGSEGV through kills the child, not the test host: the
 /// child's exit status and report tell. A fatal signal in managed code makes the .NET runtime abort
 /// (exit 134); a clean run exits 0 with a JSON report on its last line. Counts scale with
@@ -13,7 +13,7 @@ namespace MmapTools.Hardening;
 /// </summary>
 internal static class ChildRuns
 {
-    public static readonly int PageSize = Native.PageSize;
+    public static readonly int PageSize = Machine.PageSize;
 
     public static int Scale => int.TryParse(Environment.GetEnvironmentVariable("MMAPTOOLS_HARDENING_SCALE"), out int scale) && scale > 0 ? scale : 1;
 
@@ -22,16 +22,9 @@ internal static class ChildRuns
         Assert.False(result.StandardError.Contains("Fatal error.", StringComparison.Ordinal), $"The child died of a fatal signal.\n{result}");
         Assert.True(result.ExitCode == 0, $"The child did not run to its end.\n{result}");
     }
-
-    /// <summary>The child's pattern (Shared.Pattern in tests/MmapTools.Hardening.Child).</summary>
-    public static void Fill(Span<byte> bytes, int round)
-    {
-        for (int i = 0; i < bytes.Length; i++)
-            bytes[i] = (byte)((((ulong)i + (ulong)round * 0x632BE59BD9B4E019UL) * 0x9E3779B97F4A7C15UL) >> 56);
-    }
 }
 
-/// <summary>Item 2: maps removed on one thread while others read, write, sync, advise and ask residency.</summary>
+/// <summary>Maps removed on one thread while others read, write, sync, advise and ask residency.</summary>
 public sealed class ConcurrencyTests(ITestOutputHelper output)
 {
     private static int Scale => ChildRuns.Scale;
@@ -65,7 +58,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Item 3: another process truncates and extends a mapped file while it is used.</summary>
+/// <summary>Another process truncates and extends a mapped file while it is used.</summary>
 public sealed class TruncationTests(ITestOutputHelper output)
 {
     private static readonly int PageSize = ChildRuns.PageSize;
@@ -73,8 +66,6 @@ public sealed class TruncationTests(ITestOutputHelper output)
     private static int Scale => ChildRuns.Scale;
 
     private static void AssertRanToItsEnd(ChildResult result) => ChildRuns.AssertRanToItsEnd(result);
-
-    private static void Fill(Span<byte> bytes, int round) => ChildRuns.Fill(bytes, round);
 
     [Fact]
     public void AnotherProcess_TruncatesAndExtends_WhileTheMapIsUsed_ClearErrorsAndTheBytesBeforeTheCutIntact()
@@ -95,7 +86,7 @@ public sealed class TruncationTests(ITestOutputHelper output)
         int size = 32 * PageSize;
         long minSize = 5 * PageSize + 123;
         var content = new byte[size];
-        Fill(content, 0);
+        Content.Fill(0, content);
         File.WriteAllBytes(path, content);
         int opsPerWorker = 15_000 * Scale;
 
@@ -142,14 +133,12 @@ public sealed class TruncationTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Item 4: synced writes survive SIGKILL of the writer and are on the file.</summary>
+/// <summary>Synced writes survive SIGKILL of the writer and are on the file.</summary>
 public sealed class DurabilityTests(ITestOutputHelper output)
 {
     private static readonly int PageSize = ChildRuns.PageSize;
 
     private static int Scale => ChildRuns.Scale;
-
-    private static void Fill(Span<byte> bytes, int round) => ChildRuns.Fill(bytes, round);
 
     /// <summary>
     /// A writer child maps the file shared, writes round N's pattern, syncs with MS_SYNC, prints
@@ -199,7 +188,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         PageCache.Evict(path);
         var evicted = PageCache.GetResidency(path, detail: ResidencyDetail.Summary);
         Assert.True(evicted.ResidentPages == 0, $"Round {round}: {evicted.ResidentPages} of {pages} pages stayed cached after DONTNEED: not clean, not on the file.");
-        Fill(expected, round);
+        Content.Fill(0, expected, round);
         var actual = File.ReadAllBytes(path);
         Assert.Equal(size, actual.Length);
         int differs = Enumerable.Range(0, size).FirstOrDefault(i => actual[i] != expected[i], -1);
@@ -232,7 +221,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         Assert.True(afterEvict.ResidentPages > 0, "DONTNEED dropped dirty pages.");
         // The bytes are there all the same (SIGKILL does not lose the page cache): not what the sync is for.
         var expected = new byte[size];
-        Fill(expected, 1);
+        Content.Fill(0, expected, 1);
         Assert.Equal(expected, File.ReadAllBytes(path));
     }
 }

@@ -4,13 +4,13 @@ using Xunit.Abstractions;
 namespace MmapTools.Hardening;
 
 /// <summary>
-/// Item 5 of issue 7: running out of maps, address space, locked memory, /dev/shm and huge pages,
+/// Running out of maps, address space, locked memory, /dev/shm and huge pages,
 /// each a clear error (or a documented fallback), and the residency of a file another user cannot
 /// write read as that user. What may take the process down runs in the child.
 /// </summary>
 public sealed class LimitsTests(ITestOutputHelper output)
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     private static JsonElement RunToItsEnd(string[] wrapper, params string[] arguments)
     {
@@ -88,7 +88,7 @@ public sealed class LimitsTests(ITestOutputHelper output)
     [SkippableFact]
     public void AnAddressSpaceRlimit_IsNamedWhenItRefusesTheMap()
     {
-        Skip.If(Child.Find("prlimit") is null, "prlimit (util-linux) is not installed.");
+        Skip.If(Machine.Find("prlimit") is null, "prlimit (util-linux) is not installed.");
         var report = RunToItsEnd(["prlimit", "--as=8589934592", "--"], "address-space");
         output.WriteLine(report.ToString());
         AssertError(report.GetProperty("exhausted"), "SystemCallException", "ENOMEM", "RLIMIT_AS", "ulimit -v");
@@ -104,13 +104,13 @@ public sealed class LimitsTests(ITestOutputHelper output)
     [SkippableFact]
     public void LockingPastRlimitMemlock_FailsNamingTheLimit()
     {
-        Skip.If(Child.Find("prlimit") is null || Child.Find("setpriv") is null, "prlimit and setpriv (util-linux) are not installed.");
+        Skip.If(Machine.Find("prlimit") is null || Machine.Find("setpriv") is null, "prlimit and setpriv (util-linux) are not installed.");
         var report = RunToItsEnd(["prlimit", "--memlock=65536:65536", "--", "setpriv", "--bounding-set=-ipc_lock", "--"], "memlock", (1 << 20).ToString());
         output.WriteLine(report.ToString());
         AssertError(report.GetProperty("now"), "SystemCallException", "ENOMEM", "RLIMIT_MEMLOCK", "64 KiB");
         AssertError(report.GetProperty("onFault"), "SystemCallException", "ENOMEM", "RLIMIT_MEMLOCK");
 
-        if (Native.IsRoot)
+        if (Machine.IsRoot)
         {
             var root = RunToItsEnd(["prlimit", "--memlock=65536:65536", "--"], "memlock", (1 << 20).ToString());
             Assert.True(root.GetProperty("now").GetProperty("locked").GetBoolean(), $"Root with CAP_IPC_LOCK could not lock: {root}");
@@ -129,8 +129,8 @@ public sealed class LimitsTests(ITestOutputHelper output)
     [SkippableFact]
     public void SharedMemoryLargerThanDevShm_WritesAndReadsPastTheSpace_FailClearlyNamingTheFullFileSystem()
     {
-        Skip.IfNot(Native.IsRoot, "Mounting a small tmpfs over /dev/shm needs root (CI runs as root).");
-        Skip.If(Child.Find("unshare") is null, "unshare (util-linux) is not installed.");
+        Skip.IfNot(Machine.IsRoot, "Mounting a small tmpfs over /dev/shm needs root (CI runs as root).");
+        Skip.If(Machine.Find("unshare") is null, "unshare (util-linux) is not installed.");
         string name = $"mmaptools-full-{Environment.ProcessId}";
         var result = Child.Run(["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /dev/shm && exec \"$@\"", "sh"],
             "shm-full", name, (4 << 20).ToString());
@@ -175,8 +175,8 @@ public sealed class LimitsTests(ITestOutputHelper output)
     [SkippableFact]
     public void Residency_AsAnotherUserWhoCannotWriteTheFile_IsMarkedUntrusted_TheKernelCallsEveryPageResident()
     {
-        Skip.IfNot(Native.IsRoot, "Switching to another user needs root (CI runs as root).");
-        Skip.If(Child.Find("setpriv") is null, "setpriv (util-linux) is not installed.");
+        Skip.IfNot(Machine.IsRoot, "Switching to another user needs root (CI runs as root).");
+        Skip.If(Machine.Find("setpriv") is null, "setpriv (util-linux) is not installed.");
         using var dir = new TempDir("mmaptools-unprivileged-");
         File.SetUnixFileMode(dir.Path, (UnixFileMode)0b111_101_101);
         // The build output may sit where nobody cannot go (under /root): run a copy of the child.
@@ -210,7 +210,7 @@ public sealed class LimitsTests(ITestOutputHelper output)
         Assert.InRange(asRoot.ResidentPages, 1, Pages - 1);
 
         var result = Child.Run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"],
-            Path.Combine(childCopy, "MmapTools.Hardening.Child.dll"), ["residency", path]);
+            Path.Combine(childCopy, "MmapTools.Child.dll"), ["residency", path]);
         Assert.True(result.ExitCode == 0, result.ToString());
         var report = result.Report;
         output.WriteLine(report.ToString());

@@ -10,7 +10,7 @@ internal enum BackingKind { File, SharedMemory, Anonymous }
 /// </summary>
 internal sealed class Backing
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     public Backing(BackingKind kind, string label, string? path, string? sharedMemoryName = null)
     {
@@ -92,7 +92,7 @@ internal sealed class Backing
 /// </summary>
 internal sealed class MapModel
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     public MapModel(int id, MemoryMap real, Backing backing, bool isPrivate, long offset, long length, MapAccess access, bool fileWritable)
     {

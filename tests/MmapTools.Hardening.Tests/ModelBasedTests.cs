@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace MmapTools.Hardening;
 
 /// <summary>
-/// Item 1 of issue 7: random sequences of map (file, anonymous, shared memory; private or shared; any
+/// Random sequences of map (file, anonymous, shared memory; private or shared; any
 /// offset and length), write, read, sync, advise, protect, residency and remove, with another party
 /// truncating, extending and writing the files, checked step by step against <see cref="SequenceRun"/>'s
 /// model of the bytes.
@@ -27,7 +27,7 @@ namespace MmapTools.Hardening;
 /// </summary>
 public sealed class ModelBasedTests(ITestOutputHelper output)
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     /// <summary>Byte positions and lengths that favour page edges: k pages, k pages ± 2, or anything up to 6 pages.</summary>
     private static readonly Gen<int> Position = Gen.Frequency(

@@ -1,13 +1,13 @@
 namespace MmapTools.Hardening;
 
 /// <summary>
-/// Item 6 of issue 7 at the core's level: no executable mapping unless asked for explicitly, and the
+/// At the core's level: no executable mapping unless asked for explicitly, and the
 /// advice that loses data flagged as such (so that the cmdlets ask ShouldProcess). The model-based
 /// run checks both on every map it makes; these pin the defaults of every factory.
 /// </summary>
 public sealed class SecurityTests
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
 
     private static string PermissionsOf(MemoryMap map)
     {
@@ -53,25 +53,6 @@ public sealed class SecurityTests
             MemoryMap.RemoveSharedMemory(shm);
         }
     }
-
-    /// <summary>
-    /// The advice that discards what a map shows is exactly the advice LosesData flags: private pages
-    /// (DontNeed, DontNeedLocked, GuardInstall), and Free and Remove on any map. The model-based run
-    /// fails whenever advice changed what a map shows without LosesData.
-    /// </summary>
-    [Theory]
-    [InlineData(MemoryAdvice.DontNeed, true, true)]
-    [InlineData(MemoryAdvice.DontNeed, false, false)]
-    [InlineData(MemoryAdvice.DontNeedLocked, true, true)]
-    [InlineData(MemoryAdvice.GuardInstall, true, true)]
-    [InlineData(MemoryAdvice.GuardInstall, false, false)]
-    [InlineData(MemoryAdvice.Free, true, true)]
-    [InlineData(MemoryAdvice.Remove, false, true)]
-    [InlineData(MemoryAdvice.PopulateWrite, true, false)]
-    [InlineData(MemoryAdvice.PageOut, true, false)]
-    [InlineData(MemoryAdvice.WillNeed, true, false)]
-    public void LosesData_FlagsTheAdviceThatDiscardsPages(MemoryAdvice advice, bool isPrivate, bool losesData) =>
-        Assert.Equal(losesData, advice.LosesData(isPrivate));
 
     [Fact]
     public void DontNeed_OnAPrivateAnonymousMap_ReallyLosesTheData_OnASharedFileMapItDoesNot()

@@ -41,7 +41,7 @@ public sealed class ModelMismatchException(string message, Exception? inner = nu
 /// </summary>
 internal sealed class SequenceRun : IDisposable
 {
-    private static readonly int PageSize = Native.PageSize;
+    private static readonly int PageSize = Machine.PageSize;
     private static int s_runs;
 
     /// <summary>Outcomes by operation over all runs of this process: what the fuzz report counts.</summary>
@@ -655,20 +655,13 @@ internal sealed class SequenceRun : IDisposable
             thrown = e;
         }
         string? problem = expected.Check(thrown);
-        Trace($"{what}: {(thrown is null ? "ok" : Describe(thrown))}");
+        Trace($"{what}: {(thrown is null ? "ok" : Outcome.Describe(thrown))}");
         var words = what.Split(' ');
         string key = words[0] switch { "Advise" => "Advise " + words[1], "Protect" => "Protect " + words[^1], _ => words[0] };
-        Count($"{key}.{(thrown is null ? "ok" : Describe(thrown))}");
+        Count($"{key}.{(thrown is null ? "ok" : Outcome.Describe(thrown))}");
         if (problem is not null) Fail($"{what}: {problem}", thrown);
         return thrown is null;
     }
-
-    private static string Describe(Exception e) => e switch
-    {
-        SystemCallException s => $"SystemCallException {s.ErrorName}",
-        MemoryMapException m => $"MemoryMapException {m.Reason}",
-        _ => e.GetType().Name,
-    };
 
     private void Trace(string line)
     {

@@ -1,8 +1,8 @@
-# The seed's section "anonymous mappings": zero-filled memory with no file; glibc malloc's use of
+# Anonymous mappings: zero-filled memory with no file; glibc malloc's use of
 # it for large allocations (the 128 KiB threshold, and how glibc moves it), and what freeing gives
 # back to the kernel. malloc is glibc's in a python3 child that calls it through ctypes from its
 # main thread (the main arena, the one that grows with brk): .NET's own threads would use other
-# arenas, which are mmap'd heaps, not the brk heap the seed describes.
+# arenas, which are mmap'd heaps, not the brk heap the claims are about.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
@@ -26,7 +26,7 @@ def where(address):
 AfterAll { Remove-SessionMaps }
 
 Describe '<Section>' -ForEach @{ Section = 'anonymous mappings' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Anonymous memory reads as zeros, and reading it costs no memory: only a write allocates a page' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Anonymous memory reads as zeros, and reading it costs no memory: only a write allocates a page' } {
         $size = 64MB
         $pages = [MmapExperiments.Probe]::Offsets($size, $PageSize)
         $map = New-MemoryMap -Anonymous -Size $size
@@ -54,7 +54,7 @@ Describe '<Section>' -ForEach @{ Section = 'anonymous mappings' } {
         $write.MinorFaults | Should -BeGreaterThan 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'glibc malloc serves allocations over a threshold of about 128 KiB with their own anonymous mmap, smaller ones from the brk heap' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'glibc malloc serves allocations over a threshold of about 128 KiB with their own anonymous mmap, smaller ones from the brk heap' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code ($PythonMemory + @'
 
@@ -86,7 +86,7 @@ out(placed=placed, untrimmed=untrimmed)
         $smallestMmap | Should -BeGreaterOrEqual 120
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'glibc raises its mmap threshold after a large block is freed (the threshold is not fixed at 128 KiB)' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'glibc raises its mmap threshold after a large block is freed (the threshold is not fixed at 128 KiB)' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code ($PythonMemory + @'
 
@@ -122,7 +122,7 @@ out(before=before, again=again, mid=mid, huge_first=huge_first, huge_again=huge_
         $d.huge_again | Should -Be 'own mmap'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Freeing a large (mmapped) allocation returns its memory to the kernel at once' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Freeing a large (mmapped) allocation returns its memory to the kernel at once' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code ($PythonMemory + @'
 
@@ -149,7 +149,7 @@ out(before=before, during=during, after=after, placed=placed, mapped_after=regio
         $d.mapped_after | Should -BeFalse
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The brk heap only shrinks from its end: memory freed below a block still in use stays with the process' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The brk heap only shrinks from its end: memory freed below a block still in use stays with the process' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code ($PythonMemory + @'
 

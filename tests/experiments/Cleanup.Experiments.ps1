@@ -1,4 +1,4 @@
-# The seed's section "munmap and cleanup": what munmap releases (and what it does not), msync
+# munmap and cleanup: what munmap releases (and what it does not), msync
 # before munmap, the kernel's cleanup at exit, and maps that pile up toward vm.max_map_count.
 
 BeforeAll {
@@ -18,7 +18,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'munmap and cleanup' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'munmap releases a mapping: its VMA goes and its memory is returned' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'munmap releases a mapping: its VMA goes and its memory is returned' } {
         $size = 64MB
         $map = New-MemoryMap -Anonymous -Size $size
         $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets($size, $PageSize), $true)
@@ -46,7 +46,7 @@ Describe '<Section>' -ForEach @{ Section = 'munmap and cleanup' } {
         $cachedAfterUnmap | Should -Be (16MB / $PageSize)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'For MAP_SHARED maps, call msync before munmap if you care about durability: munmap does not write the pages back' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'For MAP_SHARED maps, call msync before munmap if you care about durability: munmap does not write the pages back' } {
         if (-not $DirtyCounts) { Skip-Experiment -Claim $Claim -Section $Section -Why (Get-NoDirtyCountsReason); return }
         $file = New-ExperimentFile (Join-Path $Dir 'unmapped.bin') 8MB
         $map = New-MemoryMap $file -Access ReadWrite
@@ -77,7 +77,7 @@ Describe '<Section>' -ForEach @{ Section = 'munmap and cleanup' } {
         $dirtySynced | Should -Be 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'If a process exits without munmap, the kernel cleans up all its mappings' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'If a process exits without munmap, the kernel cleans up all its mappings' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why 'No python3 here for the child that exits without cleaning up.'; return }
         $file = New-ExperimentFile (Join-Path $Dir 'exit.bin') 64KB
         $child = Start-PythonChild -Code @'
@@ -115,7 +115,7 @@ os._exit(0)          # no munmap, no msync, no close, no Python cleanup
         $content | Should -Be 'exit'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'A long-running process that never unmaps accumulates VMAs, up to vm.max_map_count' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'A long-running process that never unmaps accumulates VMAs, up to vm.max_map_count' } {
         $limit = [int] (Get-Sysctl 'vm/max_map_count')
         $file = New-ExperimentFile (Join-Path $Dir 'small.bin') 4KB
         $before = Get-VmaCount

@@ -13,7 +13,7 @@ $script:LogPath = $null
 $script:LogFile = $null
 $script:Sequence = 0
 
-# The seed's sections in its own order (the report follows it).
+# The sections the claims are grouped in, in the order the report follows.
 $script:Sections = @(
     'introduction', 'how it works', 'flags that matter', 'anonymous mappings', 'shared memory',
     'msync and coherence', 'when mmap is good', 'when mmap is bad', 'munmap and cleanup', 'notes'
@@ -44,9 +44,9 @@ function Initialize-ExperimentLog {
 .SYNOPSIS
     Records what an experiment measured and its verdict on the claim.
 .PARAMETER Claim
-    The claim, in words that make sense without the seed text.
+    The claim, in words that make sense on their own.
 .PARAMETER Section
-    The seed section it comes from.
+    The section of $script:Sections it belongs to.
 .PARAMETER Measured
     Name -> value: the numbers (and a few facts) measured here, in an ordered dictionary.
 .PARAMETER Verdict
@@ -63,7 +63,7 @@ function Set-ExperimentResult {
         [Parameter(Mandatory)] [string] $Why
     )
     if (-not $script:LogPath) { throw 'Initialize-ExperimentLog was not called in this file''s BeforeAll.' }
-    if ($Section -notin $script:Sections) { throw "'$Section' is not a section of the seed text ($($script:Sections -join ', '))." }
+    if ($Section -notin $script:Sections) { throw "'$Section' is not a section of the report ($($script:Sections -join ', '))." }
     $values = [ordered]@{}
     foreach ($key in $Measured.Keys) { $values[[string] $key] = ConvertTo-ReportValue $Measured[$key] }
     $script:Sequence++

@@ -1,4 +1,4 @@
-# The seed's section "flags that matter": MAP_PRIVATE and MAP_SHARED, MAP_FIXED (and the safe
+# The flags that matter: MAP_PRIVATE and MAP_SHARED, MAP_FIXED (and the safe
 # MAP_FIXED_NOREPLACE), MAP_POPULATE, and the protections PROT_READ / PROT_NONE with mprotect.
 # What kills a process (a write to a read-only page, a touch of a guard page, clobbering with
 # MAP_FIXED) happens in a python3 child, whose death by signal is the measurement; the same
@@ -29,7 +29,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'flags that matter' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_PRIVATE is copy-on-write: a write goes to a private copy of the page and the file is unchanged' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_PRIVATE is copy-on-write: a write goes to a private copy of the page and the file is unchanged' } {
         $file = New-ExperimentFile (Join-Path $Dir 'private.bin') 64KB
         $stream = [IO.File]::OpenWrite($file)
         try { $stream.Write([Text.Encoding]::ASCII.GetBytes('original')); $stream.Flush($true) } finally { $stream.Dispose() }
@@ -58,7 +58,7 @@ Describe '<Section>' -ForEach @{ Section = 'flags that matter' } {
         $after.Anonymous | Should -BeGreaterThan $before.Anonymous
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_SHARED writes go through to the file: read() and other processes mapping it see them' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_SHARED writes go through to the file: read() and other processes mapping it see them' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $file = New-ExperimentFile (Join-Path $Dir 'shared.bin') 1MB
         $map = New-MemoryMap $file -Access ReadWrite
@@ -85,7 +85,7 @@ with open(sys.argv[1], 'rb') as f:
         if ($DirtyCounts) { $dirty | Should -BeGreaterThan 0 }
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_FIXED forces a map at an address and silently replaces whatever was mapped there (dangerous if you do not know what is there)' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_FIXED forces a map at an address and silently replaces whatever was mapped there (dangerous if you do not know what is there)' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code @'
 a = libc.mmap(None, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
@@ -116,7 +116,7 @@ out(step='survived')
         $child.StdOut | Should -Not -Match 'survived'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_FIXED_NOREPLACE places a map at an exact address but refuses to replace an existing map' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_FIXED_NOREPLACE places a map at an exact address but refuses to replace an existing map' } {
         $existing = New-MemoryMap -Anonymous -Size 8KB
         Write-MemoryMap $existing -Offset 0 -Text 'keep'
         $errorId = Get-ErrorId { New-MemoryMap -Anonymous -Size 4KB -FixedAddress $existing.Address }
@@ -140,7 +140,7 @@ out(step='survived')
         $placedAt | Should -Be $free
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_POPULATE pre-faults every page in the mmap call: no page faults later, but the call itself is slow' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_POPULATE pre-faults every page in the mmap call: no page faults later, but the call itself is slow' } {
         $size = 64MB
         $pages = [MmapExperiments.Probe]::Offsets($size, $PageSize)
         # Anonymous memory: every page is its own fault, and populating means zeroing every page.
@@ -191,7 +191,7 @@ out(step='survived')
         $coldResident | Should -Be ($size / $PageSize)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'PROT_READ makes a map read-only: a write to it kills the process with SIGSEGV' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'PROT_READ makes a map read-only: a write to it kills the process with SIGSEGV' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code @'
 a = libc.mmap(None, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
@@ -215,7 +215,7 @@ out(step='survived')
         $errorId | Should -Be (Id 'PageUnavailable' 'WriteMemoryMap')
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'PROT_NONE makes guard pages: any access kills the process with SIGSEGV' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'PROT_NONE makes guard pages: any access kills the process with SIGSEGV' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code @'
 a = libc.mmap(None, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
@@ -252,7 +252,7 @@ out(step='survived')
         $neighbour | Should -Be 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mprotect changes the protection of a map later' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'mprotect changes the protection of a map later' } {
         $map = New-MemoryMap -Anonymous -Size 12KB
         Write-MemoryMap $map -Offset 0 -Text 'v1'
         $initial = (Get-RegionOf $map.Address).Permissions

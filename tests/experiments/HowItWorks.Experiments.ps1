@@ -1,4 +1,4 @@
-# The seed's opening and its section "how it works": a map is a VMA with no data behind it until
+# How mmap works: a map is a VMA with no data behind it until
 # a page is touched; the first touch faults (major from the disk, minor from the page cache); the
 # next touch does not; the page tables point at the page cache's own pages.
 
@@ -32,7 +32,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'introduction' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The kernel points the page tables at the file''s pages in the page cache: every map of the file and read() reach the same physical page' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The kernel points the page tables at the file''s pages in the page cache: every map of the file and read() reach the same physical page' } {
         # A file of its own: the write below dirties it, and dirty pages cannot be evicted.
         $file = New-ExperimentFile (Join-Path $Dir 'frames.bin') 64KB
         $a = New-MemoryMap $file -Access ReadWrite
@@ -71,7 +71,7 @@ Describe '<Section>' -ForEach @{ Section = 'introduction' } {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'how it works' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mmap creates a VMA in the process but loads no data until a page is touched' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'mmap creates a VMA in the process but loads no data until a page is touched' } {
         Set-MemoryAdvice -Path $Data -Evict
         $before = (Get-PageResidency $Data -Summary).ResidentPages
         $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -101,7 +101,7 @@ Describe '<Section>' -ForEach @{ Section = 'how it works' } {
         $afterTouch | Should -BeGreaterThan 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The first access to a page faults: a major fault when the page must be read from the file, a minor fault when it is already in the page cache' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The first access to a page faults: a major fault when the page must be read from the file, a minor fault when it is already in the page cache' } {
         $random = [MmapExperiments.Probe]::RandomPages($FileSize, 64, 11, $PageSize)
         # Cold: evicted, and readahead off (madvise RANDOM) so that each touch is its own fault.
         Set-MemoryAdvice -Path $Data -Evict
@@ -142,7 +142,7 @@ Describe '<Section>' -ForEach @{ Section = 'how it works' } {
         $coldRun.MajorFaults | Should -BeLessThan 128
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Once a page is mapped, later accesses to it take no page fault' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Once a page is mapped, later accesses to it take no page fault' } {
         Set-MemoryAdvice -Path $Data -Warm
         $map = New-MemoryMap $Data
         Set-MemoryAdvice $map Random

@@ -1,4 +1,4 @@
-# The seed's section "msync and coherence": MS_SYNC waits for the write-back, MS_ASYNC returns at
+# msync and coherence: MS_SYNC waits for the write-back, MS_ASYNC returns at
 # once, dirty pages reach the disk without msync too (when the kernel decides), a crash of the
 # process loses nothing that was written to a shared map, and a private map needs no msync.
 # Dirty and under-writeback pages are counted by the kernel itself (cachestat, through
@@ -30,7 +30,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'msync with MS_SYNC blocks until the dirty pages are written to the file' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'msync with MS_SYNC blocks until the dirty pages are written to the file' } {
         if (-not $DirtyCounts) { Skip-Experiment -Claim $Claim -Section $Section -Why (Get-NoDirtyCountsReason); return }
         $map = New-DirtyMap 'sync.bin'
         $result = Sync-MemoryMap $map -PassThru
@@ -49,7 +49,7 @@ Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
         $result.WritebackPagesAfter | Should -Be 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'msync with MS_ASYNC schedules the write-back and returns immediately' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'msync with MS_ASYNC schedules the write-back and returns immediately' } {
         if (-not $DirtyCounts) { Skip-Experiment -Claim $Claim -Section $Section -Why (Get-NoDirtyCountsReason); return }
         $map = New-DirtyMap 'async.bin'
         $async = Sync-MemoryMap $map -Async -PassThru
@@ -74,7 +74,7 @@ Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
         $async.Elapsed | Should -BeLessThan $sync.Elapsed
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Without msync, writes to a shared map still reach the disk eventually, with no guarantee of when' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Without msync, writes to a shared map still reach the disk eventually, with no guarantee of when' } {
         if (-not $DirtyCounts) { Skip-Experiment -Claim $Claim -Section $Section -Why (Get-NoDirtyCountsReason); return }
         $expire = [int] (Get-Sysctl 'vm/dirty_expire_centisecs')
         $interval = [int] (Get-Sysctl 'vm/dirty_writeback_centisecs')
@@ -112,7 +112,7 @@ Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
         $seconds | Should -Not -BeNullOrEmpty
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Without msync, a crash might lose recent writes' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Without msync, a crash might lose recent writes' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why 'No python3 here for the child that crashes.'; return }
         $file = New-ExperimentFile (Join-Path $Dir 'crash.bin') 64KB
         $child = Invoke-Python -Code @'
@@ -137,7 +137,7 @@ with open(sys.argv[1], 'r+b') as f:
         $content | Should -Be 'survives'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_PRIVATE needs no msync, because its writes never go to the file' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_PRIVATE needs no msync, because its writes never go to the file' } {
         $file = New-ExperimentFile (Join-Path $Dir 'private.bin') 1MB
         $original = (Get-FileHash -LiteralPath $file -Algorithm SHA256).Hash
         $map = New-MemoryMap $file -Private -Access ReadWrite

@@ -1,4 +1,4 @@
-# The seed's closing "notes": MAP_HUGETLB and transparent huge pages, madvise hints on a cold file,
+# Further notes: MAP_HUGETLB and transparent huge pages, madvise hints on a cold file,
 # MADV_DONTNEED on private anonymous, shared anonymous and file-backed maps, a 1 TiB sparse map,
 # /dev/mem, and the 32-bit address space. Root may reserve huge pages for an experiment (the
 # setting is put back afterwards); without root, or where the kernel lacks a feature, the It is
@@ -43,7 +43,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'notes' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_HUGETLB maps huge pages, which reduce TLB pressure for large mappings' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_HUGETLB maps huge pages, which reduce TLB pressure for large mappings' } {
         $size = 64MB
         $hugePage = (Get-MemInfo).Hugepagesize
         $reserved = [int] (Get-Sysctl 'vm/nr_hugepages')
@@ -102,7 +102,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         (Get-Sysctl 'vm/nr_hugepages') | Should -Be ([string] $reserved)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Transparent huge pages (THP) give large anonymous maps 2 MiB pages without a reserved pool' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Transparent huge pages (THP) give large anonymous maps 2 MiB pages without a reserved pool' } {
         $mode = ([IO.File]::ReadAllText('/sys/kernel/mm/transparent_hugepage/enabled') -replace '.*\[(\w+)\].*', '$1').Trim()
         $size = 32MB
         $plain = New-MemoryMap -Anonymous -Size $size
@@ -129,7 +129,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         }
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'madvise hints MADV_SEQUENTIAL, MADV_RANDOM and MADV_WILLNEED tell the kernel the access pattern' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'madvise hints MADV_SEQUENTIAL, MADV_RANDOM and MADV_WILLNEED tell the kernel the access pattern' } {
         $size = 64MB
         $pages = $size / $PageSize
         $file = New-ExperimentFile (Join-Path $Dir 'hints.bin') $size
@@ -171,7 +171,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $willNeedResident | Should -BeGreaterThan 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on private anonymous memory zeros the pages' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on private anonymous memory zeros the pages' } {
         $map = New-MemoryMap -Anonymous -Size 4MB
         $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets(4MB, $PageSize), $true)
         Write-MemoryMap $map -Offset 0 -Text 'private data'
@@ -190,7 +190,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $rssAfter | Should -BeLessThan $rssBefore
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on shared anonymous memory zeros the pages' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on shared anonymous memory zeros the pages' } {
         $map = New-MemoryMap -Anonymous -Shared -Size 4MB
         $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets(4MB, $PageSize), $true)
         Write-MemoryMap $map -Offset 0 -Text 'shared data!'
@@ -209,7 +209,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $rssAfter | Should -BeLessThan $rssBefore
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on a file-backed map drops its pages from the page cache' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on a file-backed map drops its pages from the page cache' } {
         $size = 16MB
         $pages = $size / $PageSize
         $file = New-ExperimentFile (Join-Path $Dir 'dontneed.bin') $size
@@ -246,7 +246,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $wholeFile.ResidentPagesAfter | Should -Be 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The 64-bit address space lets you map very large files without worrying about running out of addresses' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The 64-bit address space lets you map very large files without worrying about running out of addresses' } {
         $size = 1TB
         $sparse = Join-Path $Dir 'sparse-1TiB.bin'
         $stream = [IO.File]::Create($sparse)
@@ -287,7 +287,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $anonymousRss | Should -BeLessThan 1MB
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mmap on /dev/mem gives root access to physical memory (for hardware access)' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'mmap on /dev/mem gives root access to physical memory (for hardware access)' } {
         $devmem = Test-KernelConfig 'DEVMEM'
         $strict = Test-KernelConfig 'STRICT_DEVMEM'
         if (-not (Test-Path -LiteralPath '/dev/mem')) {
@@ -325,7 +325,7 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $lowBytes.Length | Should -Be 16
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'On 32-bit systems mmap was limited by the 3 GB user address space' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'On 32-bit systems mmap was limited by the 3 GB user address space' } {
         $measured = [ordered]@{ 'this kernel' = "$([Runtime.InteropServices.RuntimeInformation]::OSArchitecture), 64-bit" }
         $cc = Get-CCompiler
         $ia32 = Test-KernelConfig 'IA32_EMULATION'

@@ -1,4 +1,4 @@
-# The seed's section "shared memory": MAP_SHARED|MAP_ANONYMOUS across fork, a shared file map
+# Shared memory: MAP_SHARED|MAP_ANONYMOUS across fork, a shared file map
 # between unrelated processes, and named POSIX shared memory (shm_open). .NET cannot fork safely
 # (a forked child of a multithreaded runtime may deadlock), so the fork is python3's os.fork in a
 # child; the same sharing without fork is shown from this process with a memfd that an unrelated
@@ -19,7 +19,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'shared memory' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_SHARED with MAP_ANONYMOUS gives memory shared between a parent and the child it forks' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_SHARED with MAP_ANONYMOUS gives memory shared between a parent and the child it forks' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $fork = Invoke-Python -Code @'
 shared = mmap.mmap(-1, PAGE, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
@@ -62,7 +62,7 @@ out(seen=seen)
         $backInDotnet | Should -Be 'python'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'MAP_SHARED with a named file gives shared memory between unrelated processes, kept coherent through the page cache' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MAP_SHARED with a named file gives shared memory between unrelated processes, kept coherent through the page cache' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $file = New-ExperimentFile (Join-Path $Dir 'ipc.bin') 64KB
         $map = New-MemoryMap $file -Access ReadWrite
@@ -107,7 +107,7 @@ with open(sys.argv[1], 'r+b') as f:
         $readSees | Should -Be 'from child'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'shm_open + mmap makes named shared memory without a real file on disk' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'shm_open + mmap makes named shared memory without a real file on disk' } {
         $name = "mmaptools-experiment-$PID"
         $map = New-MemoryMap -SharedMemoryName $name -Size 16MB
         try {

@@ -1,4 +1,4 @@
-# The seed's section "when mmap is bad": write-back that the program does not control, fault
+# When mmap is bad: write-back that the program does not control, fault
 # stalls on a cold file, SIGBUS instead of an error code, TLB shootdowns while pages are evicted,
 # sequential writes to a new file, and small files. Per-access and per-file costs come from the
 # compiled loops of Probe.cs; deaths by signal happen in a python3 child.
@@ -20,7 +20,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'when mmap is bad' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'The OS can write dirty pages back whenever it wants, which breaks write-ahead logging' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The OS can write dirty pages back whenever it wants, which breaks write-ahead logging' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         if (-not $DirtyCounts) { Skip-Experiment -Claim $Claim -Section $Section -Why (Get-NoDirtyCountsReason); return }
         # A toy database: the data file is mapped; its log record is not written yet, so by the
@@ -48,7 +48,7 @@ out(done=True)
         $dirtyAfter | Should -Be 0
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Page faults stall the thread unpredictably, and there is no asynchronous fault interface' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Page faults stall the thread unpredictably, and there is no asynchronous fault interface' } {
         $size = 64MB
         $file = New-ExperimentFile (Join-Path $Dir 'cold.bin') $size
         $pages = [MmapExperiments.Probe]::RandomPages($size, 256, 31, $PageSize)
@@ -90,7 +90,7 @@ out(done=True)
         $residentAtReturn | Should -BeLessThan ($size / $PageSize)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Errors come as a SIGBUS signal instead of return codes: touching a page of a file truncated under the map kills the process' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Errors come as a SIGBUS signal instead of return codes: touching a page of a file truncated under the map kills the process' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why $NoPython; return }
         $child = Invoke-Python -Code @'
 path = sys.argv[1]
@@ -128,7 +128,7 @@ out(step='survived')
         $errorId | Should -Match '^PageUnavailable'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Under memory pressure, TLB shootdowns during eviction can collapse throughput' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Under memory pressure, TLB shootdowns during eviction can collapse throughput' } {
         $before = Get-TlbShootdowns
         if ($null -eq $before) {
             Skip-Experiment -Claim $Claim -Section $Section -Why 'This kernel counts no TLB shootdowns in /proc/interrupts (x86 does; arm64 invalidates TLBs by broadcast instructions, with no interrupts to count).'
@@ -179,7 +179,7 @@ out(step='survived')
         $evictRate | Should -BeGreaterThan ($controlRate * 2)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Sequential writes to a new file are better with write(): mmap needs the size up front and takes a page fault per page' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Sequential writes to a new file are better with write(): mmap needs the size up front and takes a page fault per page' } {
         $size = 64MB
         $writePath = Join-Path $Dir 'written.bin'
         $mmapPath = Join-Path $Dir 'mapped.bin'
@@ -215,7 +215,7 @@ out(step='survived')
         $emptyError | Should -Match '^EmptyFile'
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Small files are not worth mapping: setting up the map costs more than one read()' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Small files are not worth mapping: setting up the map costs more than one read()' } {
         # Files of each size (written without fsync: they stay cached), read whole many times.
         $cases = @(@{ Size = 4KB; Files = 200; Rounds = 20 }, @{ Size = 64KB; Files = 200; Rounds = 2 }, @{ Size = 1MB; Files = 20; Rounds = 2 })
         $random = [Random]::new(5)

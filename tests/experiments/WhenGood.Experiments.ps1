@@ -1,4 +1,4 @@
-# The seed's section "when mmap is good": no read()/write() per access, fast random access to a
+# When mmap is good: no read()/write() per access, fast random access to a
 # cached file, ten processes sharing one file's pages, shared libraries and JIT code in mapped
 # memory. Per-access costs are measured by the compiled loops of Probe.cs, since a PowerShell loop
 # costs more per iteration than what is measured; system calls are counted by the kernel
@@ -35,7 +35,7 @@ AfterAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'when mmap is good' } {
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Access through a map needs no read() or write() system call: only page faults, on pages not yet mapped' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Access through a map needs no read() or write() system call: only page faults, on pages not yet mapped' } {
         Set-MemoryAdvice -Path $Data -Warm
         $offsets = [MmapExperiments.Probe]::RandomPages($FileSize, 4096, 21, $PageSize)
         $map = New-MemoryMap $Data
@@ -65,7 +65,7 @@ Describe '<Section>' -ForEach @{ Section = 'when mmap is good' } {
         $secondFastest.Milliseconds | Should -BeLessThan $preadFastest.Milliseconds
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'mmap works well for reading a large file sequentially and for random access to a file that fits in memory' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'mmap works well for reading a large file sequentially and for random access to a file that fits in memory' } {
         Set-MemoryAdvice -Path $Data -Warm
         # Random: 16384 distinct pages of the cached file in random order, 8 bytes each.
         $random = [MmapExperiments.Probe]::RandomPages($FileSize, 16384, 22, $PageSize)
@@ -102,7 +102,7 @@ Describe '<Section>' -ForEach @{ Section = 'when mmap is good' } {
         $mapScan.Checksum | Should -Be $readScan.Checksum
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Ten processes mapping the same file share its physical pages through the page cache instead of using ten times the memory' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Ten processes mapping the same file share its physical pages through the page cache instead of using ten times the memory' } {
         if (-not $Python) { Skip-Experiment -Claim $Claim -Section $Section -Why 'No python3 here for the ten processes.'; return }
         Set-MemoryAdvice -Path $Data -Warm
         $children = @()
@@ -139,7 +139,7 @@ with open(sys.argv[1], 'rb') as f:
         $pss | Should -BeLessThan ($FileSize * 1.1)
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'Shared libraries (.so files) are loaded by mapping them into the address space' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'Shared libraries (.so files) are loaded by mapping them into the address space' } {
         $regions = Get-MemoryMap -ProcessId $PID
         $libraries = @($regions | Where-Object { $_.Path -match '\.so(\.[\d.]+)?$' })
         $libc = @($libraries | Where-Object { $_.Path -match '/libc\.so' })
@@ -157,7 +157,7 @@ with open(sys.argv[1], 'rb') as f:
         $libcCode.Pss | Should -BeLessThan $libcCode.Rss
     }
 
-    It '<Claim> (seed: <Section>)' -ForEach @{ Claim = 'JIT compilers run code from anonymous memory mapped with PROT_EXEC' } {
+    It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'JIT compilers run code from anonymous memory mapped with PROT_EXEC' } {
         # This process's own JIT (.NET's).
         $regions = Get-MemoryMap -ProcessId $PID
         $executable = @($regions | Where-Object { $_.Permissions[2] -eq 'x' })

@@ -3,7 +3,7 @@
     Renders the experiments' results as report.md and report.html.
 .DESCRIPTION
     Reads the JSON lines that the *.Experiments.ps1 files recorded (one a claim: claim, section,
-    what was measured, verdict, why), orders them as the seed text is ordered, and writes a
+    what was measured, verdict, why), orders them by section, and writes a
     Markdown and an HTML report: the machine, a summary table, then each claim with its numbers
     and the reading of them. With -PesterReport (the NUnit XML of the same run), experiments that
     failed are marked as such, including any that failed before recording a result.
@@ -52,7 +52,7 @@ $records = @(Get-ChildItem -LiteralPath $ResultsDirectory -Filter '*.jsonl' -Fil
 $sectionOrder = @($sections.Keys)
 $records = @($records | Sort-Object { $sectionOrder.IndexOf($_.section) }, file, sequence)
 
-# Failed tests of the run, by name (the It's name is "<claim> (seed: <section>)").
+# Failed tests of the run, by name (the It's name is "<claim> (section: <section>)").
 $failures = @{}
 $failedNames = @()
 if ($PesterReport -and (Test-Path -LiteralPath $PesterReport)) {
@@ -66,11 +66,11 @@ if ($PesterReport -and (Test-Path -LiteralPath $PesterReport)) {
     }
 }
 function Get-Failure($Record) {
-    $name = "$($Record.claim) (seed: $($Record.section))"
+    $name = "$($Record.claim) (section: $($Record.section))"
     foreach ($key in $failures.Keys) { if ($key -eq $name -or $key.EndsWith(".$name")) { return $failures[$key] } }
     $null
 }
-$unrecorded = @($failedNames | Where-Object { $n = $_; -not ($records | Where-Object { $n -eq "$($_.claim) (seed: $($_.section))" -or $n.EndsWith(".$($_.claim) (seed: $($_.section))") }) })
+$unrecorded = @($failedNames | Where-Object { $n = $_; -not ($records | Where-Object { $n -eq "$($_.claim) (section: $($_.section))" -or $n.EndsWith(".$($_.claim) (section: $($_.section))") }) })
 
 # ---------------------------------------------------------------- the machine
 
@@ -118,7 +118,7 @@ function Add-Line([string] $Line = '') { $null = $md.AppendLine($Line) }
 
 Add-Line '# mmap, claim by claim, measured on this machine'
 Add-Line
-Add-Line 'Each claim below is a statement from a short text about `mmap` (the project''s seed text,'
+Add-Line 'Each claim below is a statement from a short text about `mmap` (the project''s reference text,'
 Add-Line 'sections named as in it), restated so that it stands alone. An experiment in `tests/experiments`'
 Add-Line 'checked it on this machine through the MmapTools cmdlets, and records what it measured and what'
 Add-Line 'the numbers mean. Timings are compared within one run; only large, stable gaps are asserted.'
@@ -202,7 +202,7 @@ th { background: #f4f4f4; } h3 { margin-top: 1.75rem; } .section-note { color: #
 .failed { background: #c0392b; color: #fff; } code { background: #f4f4f4; padding: 0 .2rem; }
 </style></head><body>'
 Add-Html '<h1>mmap, claim by claim, measured on this machine</h1>'
-Add-Html '<p>Each claim below is a statement from a short text about <code>mmap</code> (the project''s seed text, sections named as in it), restated so that it stands alone. An experiment in <code>tests/experiments</code> checked it on this machine through the MmapTools cmdlets, and records what it measured and what the numbers mean. Timings are compared within one run; only large, stable gaps are asserted.</p>'
+Add-Html '<p>Each claim below is a statement from a short text about <code>mmap</code> (the project''s reference text, sections named as in it), restated so that it stands alone. An experiment in <code>tests/experiments</code> checked it on this machine through the MmapTools cmdlets, and records what it measured and what the numbers mean. Timings are compared within one run; only large, stable gaps are asserted.</p>'
 Add-Html '<p><strong>Verdicts:</strong> '
 Add-Html (($verdicts.Keys | ForEach-Object { "<span class=`"verdict $($class[$_])`">$(ConvertTo-Html $_)</span> $(ConvertTo-Html $verdicts[$_])" }) -join '; ')
 Add-Html '.</p><h2>The machine</h2><table>'

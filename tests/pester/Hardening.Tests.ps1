@@ -1,4 +1,4 @@
-# Hardening (issue 7) through the cmdlets: maps removed from one runspace while another uses them,
+# Hardening through the cmdlets: maps removed from one runspace while another uses them,
 # a file truncated and extended by another process while two runspaces use its map (both in a child
 # pwsh, Hardening.Child.ps1, so that a SIGBUS would end the child and not this run), ShouldProcess
 # for every advice that loses data, and no path outside the FileSystem provider.

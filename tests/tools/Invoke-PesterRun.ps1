@@ -4,7 +4,8 @@
 .DESCRIPTION
     A child process keeps the module dll that the tests import out of build.ps1's session (the
     approach of ThreadJob's buildtools.psm1). The child writes an NUnit report for tools and a JSON
-    summary that build.ps1 counts; the summary comes from Pester's own result object, so test files
+    summary that build.ps1 counts (tests/tools/TestRun.psm1): per file, the tests it ran, and
+    every skip with its reason. The summary comes from Pester's own result object, so test files
     that fail discovery are counted too (they have no test cases in the NUnit report).
 #>
 [CmdletBinding()]
@@ -31,10 +32,21 @@ $config.TestResult.OutputPath = $NUnitReport
 
 $result = Invoke-Pester -Configuration $config
 
+# A skip's reason is the message of the error record Set-ItResult -Skipped -Because throws ("is
+# skipped, because ..."); an It -Skip gives none.
+$skips = @(foreach ($test in $result.Skipped) {
+        $reason = if ($test.ErrorRecord.Count) { "$($test.ErrorRecord[0].Exception.Message)" -replace '^is skipped,?\s*(because\s*)?', '' } else { '' }
+        [ordered]@{ Name = $test.ExpandedPath; Reason = if ($reason) { $reason } else { 'no reason given' } }
+    })
+
 [ordered]@{
     Passed           = $result.PassedCount
     Failed           = $result.FailedCount
-    Skipped          = $result.SkippedCount + $result.NotRunCount + $result.InconclusiveCount
+    Skipped          = $result.SkippedCount
+    NotRun           = $result.NotRunCount
+    Inconclusive     = $result.InconclusiveCount
     FailedBlocks     = $result.FailedBlocksCount
     FailedContainers = $result.FailedContainersCount
-} | ConvertTo-Json | Set-Content -LiteralPath $Summary
+    Files            = @($result.Containers | ForEach-Object { [ordered]@{ Path = "$($_.Item)"; Total = $_.PassedCount + $_.FailedCount + $_.SkippedCount + $_.NotRunCount + $_.InconclusiveCount } })
+    Skips            = $skips
+} | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $Summary

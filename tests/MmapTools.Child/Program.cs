@@ -1,32 +1,41 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MmapTools;
+using MmapTools.Testing;
 
-// The hardening tests' child process. Usage: MmapTools.Hardening.Child <scenario> [arguments]
-// Every scenario does something that may kill a process if the core is wrong (a race of Dispose with
-// operations, a file truncated under a map, running out of maps or address space) or that needs a
-// process of its own (a lowered rlimit, another user, a private /dev/shm, a SIGKILL). It reports on
-// stdout, one JSON object on the last line ("result {...}"), and exits with 0; a line-based protocol
-// ("ready", "synced N") lets the parent act at the right moment without sleeping.
+// The tests' child process: every scenario does something that kills a process, or may kill it if
+// the core is wrong (a pointer read of a truncated file or a guard page, a race of Dispose with
+// operations, a file truncated under a map, running out of maps or address space), or that needs a
+// process of its own (a lowered rlimit, another user, a private /dev/shm, a SIGKILL). Usage:
+// MmapTools.Child <scenario> [arguments], the scenarios and their arguments as listed below.
+// Two kinds of report on stdout: a scenario meant to die prints "READY" right before the step that
+// should kill it, and "SURVIVED" (exit 0, which the parent reports as a failure) if it did not die;
+// the others print one JSON object on the last line ("result {...}") and exit with 0, with lines
+// ("ready", "synced N") that let the parent act at the right moment without sleeping.
 // Exit codes: 0 ran (the parent judges the report), 2 usage, 3 set-up failed, 4 a worker hung.
 
+var scenarios = new (string Name, string Arguments, Func<string[], int> Run)[]
+{
+    ("sigbus-span", "[directory]", a => Scenarios.SigbusThroughSpan(a.Length > 1 ? a[1] : Path.GetTempPath())),
+    ("sigsegv-span", "", _ => Scenarios.SigsegvThroughSpan()),
+    ("race", "<dir> <rounds> <seed>", a => Scenarios.Race(a[1], int.Parse(a[2]), int.Parse(a[3]))),
+    ("truncation-victim", "<path> <minSize> <opsPerWorker> <seed>", a => Scenarios.TruncationVictim(a[1], long.Parse(a[2]), int.Parse(a[3]), int.Parse(a[4]))),
+    ("writer", "<path> <round> <size> [nosync]", a => Scenarios.Writer(a[1], int.Parse(a[2]), int.Parse(a[3]), sync: a.Length < 5 || a[4] != "nosync")),
+    ("max-map-count", "", _ => Scenarios.MaxMapCount()),
+    ("max-map-count-foreign", "", _ => Scenarios.MaxMapCountForeign()),
+    ("address-space", "", _ => Scenarios.AddressSpace()),
+    ("memlock", "<bytes>", a => Scenarios.Memlock(long.Parse(a[1]))),
+    ("shm-full", "<name> <size>", a => Scenarios.SharedMemoryFull(a[1], long.Parse(a[2]))),
+    ("residency", "<path>", a => Scenarios.Residency(a[1])),
+};
+
 if (args.Length < 1) return Usage("no scenario");
+var scenario = scenarios.FirstOrDefault(s => s.Name == args[0]);
+if (scenario.Run is null) return Usage($"unknown scenario '{args[0]}'");
 
 try
 {
-    return args[0] switch
-    {
-        "race" => Scenarios.Race(args[1], int.Parse(args[2]), int.Parse(args[3])),
-        "truncation-victim" => Scenarios.TruncationVictim(args[1], long.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4])),
-        "writer" => Scenarios.Writer(args[1], int.Parse(args[2]), int.Parse(args[3]), sync: args.Length < 5 || args[4] != "nosync"),
-        "max-map-count" => Scenarios.MaxMapCount(),
-        "max-map-count-foreign" => Scenarios.MaxMapCountForeign(),
-        "address-space" => Scenarios.AddressSpace(),
-        "memlock" => Scenarios.Memlock(long.Parse(args[1])),
-        "shm-full" => Scenarios.SharedMemoryFull(args[1], long.Parse(args[2])),
-        "residency" => Scenarios.Residency(args[1]),
-        _ => Usage($"unknown scenario '{args[0]}'"),
-    };
+    return scenario.Run(args);
 }
 catch (IndexOutOfRangeException)
 {
@@ -38,24 +47,15 @@ catch (Exception e) when (e is not OutOfMemoryException)
     return 3;
 }
 
-static int Usage(string problem)
+int Usage(string problem)
 {
-    Console.Error.WriteLine($"{problem}\nusage: MmapTools.Hardening.Child race <dir> <rounds> <seed> | truncation-victim <path> <minSize> <opsPerWorker> <seed> "
-        + "| writer <path> <round> <size> [nosync] | max-map-count | address-space | memlock <bytes> | shm-full <name> <size> | residency <path>");
+    Console.Error.WriteLine($"{problem}\nusage: MmapTools.Child " + string.Join(" | ", scenarios.Select(s => $"{s.Name} {s.Arguments}".TrimEnd())));
     return 2;
 }
 
-/// <summary>What the scenarios share: the file content every byte of which follows from its offset, and the report.</summary>
+/// <summary>What the scenarios share: the report lines.</summary>
 internal static class Shared
 {
-    public static byte Pattern(long offset, int round = 0) =>
-        (byte)((((ulong)offset + (ulong)round * 0x632BE59BD9B4E019UL) * 0x9E3779B97F4A7C15UL) >> 56);
-
-    public static void Fill(Span<byte> bytes, long offset, int round = 0)
-    {
-        for (int i = 0; i < bytes.Length; i++) bytes[i] = Pattern(offset + i, round);
-    }
-
     public static void Line(string line)
     {
         Console.Out.WriteLine(line);
@@ -63,14 +63,6 @@ internal static class Shared
     }
 
     public static void Result(object report) => Line("result " + JsonSerializer.Serialize(report));
-
-    /// <summary>A stable name for an exception: its type, with the reason of a MemoryMapException.</summary>
-    public static string Describe(Exception e) => e switch
-    {
-        SystemCallException s => $"SystemCallException:{s.ErrorName}",
-        MemoryMapException m => $"MemoryMapException:{m.Reason}",
-        _ => e.GetType().Name,
-    };
 
     public static Dictionary<string, object?> Error(Exception e) => new()
     {
@@ -132,7 +124,7 @@ internal static class Scenarios
         string path = Path.Combine(directory, "race.bin");
         int fileSize = 16 * PageSize;
         var content = new byte[fileSize];
-        Shared.Fill(content, 0);
+        Content.Fill(0, content);
         File.WriteAllBytes(path, content);
         string shmName = $"mmaptools-race-{Environment.ProcessId}";
 
@@ -267,10 +259,10 @@ internal static class Scenarios
                     map.Read(at, span);
                     for (int i = 0; i < count; i++)
                     {
-                        if (span[i] != Shared.Pattern(windowOffset + at + i))
+                        if (span[i] != Content.At(windowOffset + at + i))
                         {
                             tally.Add("corrupt");
-                            tally.Sample($"read of {map} at {at + i} gave {span[i]}, expected {Shared.Pattern(windowOffset + at + i)}");
+                            tally.Sample($"read of {map} at {at + i} gave {span[i]}, expected {Content.At(windowOffset + at + i)}");
                             break;
                         }
                     }
@@ -282,7 +274,7 @@ internal static class Scenarios
                     int count = (int)Math.Min(length, rnd.Next(1, PageSize + 1));
                     long at = rnd.NextInt64(0, length - count + 1);
                     var span = buffer.AsSpan(0, count);
-                    Shared.Fill(span, windowOffset + at);
+                    Content.Fill(windowOffset + at, span);
                     map.Write(at, span);
                     break;
                 }
@@ -324,7 +316,7 @@ internal static class Scenarios
         catch (Exception e)
         {
             tally.Add("other");
-            tally.Add($"other.{name}.{Shared.Describe(e)}");
+            tally.Add($"other.{name}.{Outcome.Describe(e)}");
             tally.Sample($"{name} on {map}: {e}");
             // A map whose operations fail for another reason still ends the loop once it is disposed.
             return !map.IsDisposed;
@@ -428,7 +420,7 @@ internal static class Scenarios
                     for (int i = 0; i < count; i++)
                     {
                         long fileOffset = map.Offset + at + i;
-                        byte expected = Shared.Pattern(fileOffset);
+                        byte expected = Content.At(fileOffset);
                         if (span[i] != expected && (fileOffset < minSize || span[i] != 0))
                         {
                             tally.Add("corrupt");
@@ -441,7 +433,7 @@ internal static class Scenarios
                 case 3 or 4:
                 {
                     var span = buffer.AsSpan(0, count);
-                    Shared.Fill(span, map.Offset + at);
+                    Content.Fill(map.Offset + at, span);
                     map.Write(at, span);
                     break;
                 }
@@ -474,7 +466,7 @@ internal static class Scenarios
         catch (Exception e)
         {
             tally.Add("other");
-            tally.Add($"other.{name}.{Shared.Describe(e)}");
+            tally.Add($"other.{name}.{Outcome.Describe(e)}");
             tally.Sample($"{name} at {at}+{count} on {map}: {e}");
         }
     }
@@ -490,7 +482,7 @@ internal static class Scenarios
     {
         using var map = MemoryMap.CreateFile(path, size);
         var bytes = new byte[size];
-        Shared.Fill(bytes, 0, round);
+        Content.Fill(0, bytes, round);
         map.Write(0, bytes);
         if (sync)
         {
@@ -704,6 +696,49 @@ internal static class Scenarios
         using var map = MemoryMap.OpenFile(path);
         var mapped = map.GetResidency(detail: ResidencyDetail.Runs);
         Shared.Result(new { euid = Environment.UserName, summary = Describe(summary), runs = Describe(runs), map = Describe(mapped) });
+        return 0;
+    }
+
+    // ------------------------------------------------------------ deaths by signal
+
+    private static void Ready() => Shared.Line("READY");
+
+    /// <summary>
+    /// A two-page file mapped whole, then truncated to nothing: the second page no longer exists, and
+    /// a pointer read of it (here through the unsafe span) raises SIGBUS. The process dies before its
+    /// finally runs, so the file is made in a directory the parent passes and removes itself.
+    /// </summary>
+    public static int SigbusThroughSpan(string directory)
+    {
+        string path = Path.Combine(directory, $"sigbus-{Environment.ProcessId}.bin");
+        try
+        {
+            File.WriteAllBytes(path, Enumerable.Repeat((byte)7, 2 * PageSize).ToArray());
+            using var map = MemoryMap.OpenFile(path);
+            Span<byte> span = map.AsSpan();
+            if (span[PageSize] != 7) return 3;
+            using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) stream.SetLength(0);
+            Ready();
+            byte value = Volatile.Read(ref span[PageSize]);
+            Shared.Line($"SURVIVED read {value}");
+            return 0;
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>A guard page: PROT_NONE, then a pointer read of it raises SIGSEGV.</summary>
+    public static int SigsegvThroughSpan()
+    {
+        using var map = MemoryMap.Anonymous(2 * PageSize);
+        Span<byte> span = map.AsSpan();
+        span[PageSize] = 1;
+        map.Protect(MapAccess.None, PageSize, PageSize);
+        Ready();
+        byte value = Volatile.Read(ref span[PageSize]);
+        Shared.Line($"SURVIVED read {value}");
         return 0;
     }
 }

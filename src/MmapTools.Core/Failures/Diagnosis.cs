@@ -119,6 +119,13 @@ internal static unsafe class Diagnosis
         }
     }
 
+    /// <summary>The locked-memory rlimit (ulimit -l) in bytes; 0 where it cannot be read.</summary>
+    public static ulong MemlockLimit()
+    {
+        Libc.Rlimit limit;
+        return Libc.getrlimit(Libc.RLIMIT_MEMLOCK, &limit) == 0 ? limit.Current : 0;
+    }
+
     /// <summary>Whether the file system that holds the file has less than a page free (for this user).</summary>
     public static bool IsFull(SafeFileHandle file)
     {
@@ -133,6 +140,7 @@ internal static unsafe class Diagnosis
         }
     }
 
+    /// <summary>A /proc or /sys setting as text, trimmed; "unknown" where it cannot be read.</summary>
     public static string ReadProc(string path)
     {
         try { return File.ReadAllText(path).Trim(); }

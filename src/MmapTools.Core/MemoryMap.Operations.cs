@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using MmapTools.Interop;
+
+namespace MmapTools;
+
+// What a map does once made: the safe copies, the unsafe span, and the calls over page ranges.
+public sealed unsafe partial class MemoryMap
+{
+
+    /// <summary>
+    /// Copies bytes out of the map. The copy goes through process_vm_readv on this process, which
+    /// reports a missing or forbidden page as EFAULT where a pointer read would raise SIGBUS or SIGSEGV.
+    /// </summary>
+    public void Read(long offset, Span<byte> destination)
+    {
+        CheckRange(offset, destination.Length, nameof(destination));
+        using var lease = Lease();
+        fixed (byte* buffer = destination)
+            Copy(lease.Base + _delta + (nint)offset, buffer, destination.Length, offset, writing: false);
+    }
+
+    /// <summary>Copies <paramref name="count"/> bytes out of the map into a new array.</summary>
+    public byte[] Read(long offset, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(offset, count); // before allocating: a count past the map must not cost (or fail) an allocation
+        var bytes = new byte[count];
+        Read(offset, bytes);
+        return bytes;
+    }
+
+    /// <summary>Copies bytes into the map with process_vm_writev; a read-only or vanished page gives an exception.</summary>
+    public void Write(long offset, ReadOnlySpan<byte> source)
+    {
+        CheckRange(offset, source.Length, nameof(source));
+        using var lease = Lease();
+        fixed (byte* buffer = source)
+            Copy(lease.Base + _delta + (nint)offset, buffer, source.Length, offset, writing: true);
+    }
+
+    private void Copy(nint mapped, byte* buffer, int count, long offset, bool writing)
+    {
+        int pid = Environment.ProcessId;
+        int done = 0;
+        while (done < count)
+        {
+            var local = new Libc.Iovec { Base = (nint)(buffer + done), Length = (nuint)(count - done) };
+            var remote = new Libc.Iovec { Base = mapped + done, Length = (nuint)(count - done) };
+            nint copied = writing
+                ? Libc.process_vm_writev(pid, &local, 1, &remote, 1, 0)
+                : Libc.process_vm_readv(pid, &local, 1, &remote, 1, 0);
+            if (copied > 0)
+            {
+                done += (int)copied;
+                continue;
+            }
+            int errno = copied < 0 ? Libc.LastError : Errno.EFAULT;
+            if (errno == Errno.EINTR) continue;
+            if (errno == Errno.EFAULT) throw FailureHints.PageUnavailable(this, _file, offset + done, mapped + done, writing);
+            throw new SystemCallException(writing ? "process_vm_writev" : "process_vm_readv", errno, FailureHints.SafeCopy(errno));
+        }
+    }
+
+    /// <summary>
+    /// UNSAFE: the map's bytes as a span, with no protection. A page of a truncated file read
+    /// through it raises SIGBUS and kills the process, a protected page SIGSEGV, and the span dangles
+    /// once the map is disposed. Use it for speed where the file cannot change underneath.
+    /// </summary>
+    public Span<byte> AsSpan(long offset = 0, int? length = null)
+    {
+        int count = length ?? (int)Math.Min(int.MaxValue, Length - Math.Min(offset, Length));
+        CheckRange(offset, count, nameof(length));
+        using var lease = Lease();
+        return new Span<byte>((void*)(lease.Base + _delta + (nint)offset), count);
+    }
+
+    // ---------------------------------------------------------------- page-level operations
+
+    /// <summary>msync over the range: flushes dirty pages of a shared file map to the file.</summary>
+    public SyncResult Sync(long offset = 0, long? length = null, bool async = false, bool invalidate = false)
+    {
+        var (start, bytes) = PageRange(offset, ref length);
+        using var lease = Lease();
+        var before = FileCacheStat(offset, length.Value);
+        int flags = (async ? Libc.MS_ASYNC : Libc.MS_SYNC) | (invalidate ? Libc.MS_INVALIDATE : 0);
+        long started = Stopwatch.GetTimestamp();
+        if (Libc.msync(lease.Base + start, bytes, flags) != 0)
+            throw SystemCallException.FromLastError("msync", FailureHints.Msync);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        var after = FileCacheStat(offset, length.Value);
+        return new SyncResult
+        {
+            Offset = offset, Length = length.Value, Async = async, Invalidate = invalidate, Elapsed = elapsed,
+            DirtyPagesBefore = (long?)before?.Dirty, DirtyPagesAfter = (long?)after?.Dirty, WritebackPagesAfter = (long?)after?.Writeback,
+        };
+    }
+
+    /// <summary>madvise over the range. Check <see cref="MemoryAdviceExtensions.LosesData"/> before advice that can lose data.</summary>
+    public void Advise(MemoryAdvice advice, long offset = 0, long? length = null)
+    {
+        if (!Enum.IsDefined(advice)) throw new ArgumentOutOfRangeException(nameof(advice), advice, "Not a known madvise advice.");
+        var (start, bytes) = PageRange(offset, ref length);
+        using var lease = Lease();
+        if (Libc.madvise(lease.Base + start, bytes, (int)advice) != 0)
+            throw SystemCallException.FromLastError($"madvise({advice})", errno => FailureHints.Madvise(this, advice, errno));
+    }
+
+
+    /// <summary>mprotect over the range. Execute is granted only when asked for.</summary>
+    public void Protect(MapAccess access, long offset = 0, long? length = null)
+    {
+        if ((access & ~(MapAccess.ReadWrite | MapAccess.Execute)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(access), access, "Not a combination of Read, Write and Execute.");
+        var (start, bytes) = PageRange(offset, ref length);
+        using var lease = Lease();
+        if (Libc.mprotect(lease.Base + start, bytes, (int)access) != 0)
+            throw SystemCallException.FromLastError("mprotect", errno => FailureHints.Mprotect(access, errno));
+        if (offset == 0 && length == Length) Access = access;
+    }
+
+    /// <summary>mlock2 over the range; with <paramref name="onFault"/>, pages are locked as they are first touched (MLOCK_ONFAULT).</summary>
+    public void Lock(long offset = 0, long? length = null, bool onFault = false)
+    {
+        var (start, bytes) = PageRange(offset, ref length);
+        using var lease = Lease();
+        if (Libc.mlock2(lease.Base + start, bytes, onFault ? Libc.MLOCK_ONFAULT : 0) != 0)
+            throw SystemCallException.FromLastError("mlock2", errno => FailureHints.Mlock(bytes, errno));
+    }
+
+    public void Unlock(long offset = 0, long? length = null)
+    {
+        var (start, bytes) = PageRange(offset, ref length);
+        using var lease = Lease();
+        if (Libc.munlock(lease.Base + start, bytes) != 0)
+            throw SystemCallException.FromLastError("munlock");
+    }
+
+    /// <summary>
+    /// Which pages of the range are in memory (mincore over the map), with the file's dirty,
+    /// writeback and eviction counts from cachestat for file-backed maps where the kernel tells.
+    /// </summary>
+    public PageResidency GetResidency(long offset = 0, long? length = null, ResidencyDetail detail = ResidencyDetail.Runs)
+    {
+        var (start, bytes) = PageRange(offset, ref length);
+        long pages = (long)(bytes / (nuint)PageSize);
+        using var lease = Lease();
+        using var scanner = new ResidencyScanner(pages, detail);
+        scanner.ScanMapped(lease.Base + start, pages, PageSize);
+        var stat = FileCacheStat(offset, length.Value);
+        return new PageResidency
+        {
+            Path = Path, Name = Name, Offset = offset, Length = length.Value, PageSize = PageSize,
+            TotalPages = pages, ResidentPages = scanner.ResidentPages, Source = ResidencySource.Mincore,
+            IsTrusted = _mincoreTrusted, Note = _mincoreTrusted ? null : MincoreTrust.UntrustedNote,
+            DirtyPages = (long?)stat?.Dirty, WritebackPages = (long?)stat?.Writeback,
+            EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
+            Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
+            DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
+                ? CachestatCall.TryDirtyRuns(_file!, Offset - _delta + start, pages, PageSize, dirtyStat.Dirty) : null,
+        };
+    }
+
+    private Libc.Cachestat? FileCacheStat(long offset, long length) =>
+        _file is null || IsPrivate ? null : CachestatCall.Try(_file, Offset + offset, length, out _);
+}
