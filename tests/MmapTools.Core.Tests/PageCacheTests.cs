@@ -28,7 +28,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
         for (long at = 0; RandomAccess.Read(handle, buffer, at) is var read and > 0; at += read) { }
     }
 
-    private static long FincorePages(string path)
+    internal static long FincorePages(string path)
     {
         var result = Child.RunProgram("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -13,7 +13,7 @@ internal sealed class PageChild : IDisposable
 
     public PageChild(long bytes)
     {
-        string python = Child.Find("python3") ?? throw new SkipException("python3 is not installed: the page child is a python3 program.");
+        string python = Machine.Find("python3") ?? throw new SkipException("python3 is not installed: the page child is a python3 program.");
         var info = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         info.ArgumentList.Add(ScriptPath);
         info.ArgumentList.Add(bytes.ToString(CultureInfo.InvariantCulture));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using MmapTools.Interop;
 using Xunit.Abstractions;
 
@@ -12,19 +11,14 @@ public class ProcessAdviceTests(ITestOutputHelper output)
 {
     private const ulong Present = 1UL << 63, Swapped = 1UL << 62;
 
-    private static long FincorePages(string path)
-    {
-        var result = Child.Run("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES", path);
-        Assert.True(result.ExitCode == 0, result.ToString());
-        return long.Parse(result.StandardOutput.Trim(), CultureInfo.InvariantCulture);
-    }
+    private static long FincorePages(string path) => PageCacheTests.FincorePages(path);
 
     private static long PresentPages(ulong[] raw) => raw.Count(entry => (entry & Present) != 0);
 
     [SkippableFact]
     public void PageOut_of_a_childs_file_mapping_drops_its_pages_from_the_page_cache_and_WillNeed_brings_them_back()
     {
-        Skip.If(Child.Find("fincore") is null, "fincore (util-linux) is not installed.");
+        Skip.If(Machine.Find("fincore") is null, "fincore (util-linux) is not installed.");
         using var dir = new TempDir();
         string path = dir.WritePattern("mapped.bin", 4 << 20);
         using var child = new PageChild(4096);

@@ -32,6 +32,22 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+
+#ifndef PAGEMAP_SCAN
+/* <linux/fs.h> of Linux 6.7+, for C libraries whose kernel headers are older than the kernel. */
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#define PAGE_IS_HUGE (1 << 6)
+#define PAGE_IS_SOFT_DIRTY (1 << 7)
+struct page_region { uint64_t start, end, categories; };
+struct pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -98,7 +114,6 @@ static int raw_pagemap(const char *pid, const char *address, const char *length,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { perror("open"); return 1; }
     if (scan) {
-#ifdef PAGEMAP_SCAN
         static struct page_region regions[4096];
         struct pm_scan_arg arg = {
             .size = sizeof arg, .start = start, .end = start + size, .vec = (uintptr_t)regions, .vec_len = 4096,
@@ -112,10 +127,6 @@ static int raw_pagemap(const char *pid, const char *address, const char *length,
             if (arg.walk_end >= arg.end) break;
             arg.start = arg.walk_end;
         }
-#else
-        fprintf(stderr, "these kernel headers have no PAGEMAP_SCAN\n");
-        return 2;
-#endif
     } else {
         static uint64_t entries[65536];
         for (uint64_t done = 0; done < pages;) {
