@@ -8,7 +8,8 @@ answered with one line on stdout ("ok ..."):
   read <first-page> <pages>           read a byte of each page
   write <first-page> <pages> [step]   write a byte of each page (of every step-th page)
   advise <first-page> <pages> <n>     madvise(n) over the pages
-  map <path>                          map the file shared, read-only, read every page: "ok <address> <length>"
+  map <path> [shift]                  map the file shared, read-only, <shift> bytes (default 0) past a
+                                      2 MiB boundary, read every page: "ok <address> <length>"
   maps <n>                            make n more one-page mappings, each written (alternately
                                       read-write and read-only, so that none merges with the next)
   loop <first-page> <pages> <ms>      from now on read the pages again every <ms> milliseconds
@@ -23,9 +24,13 @@ libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
-PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS = 1, 2, 1, 2, 0x20
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 1, 2, 1, 2, 0x10, 0x20
 MADV_NOHUGEPAGE = 15
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# What one page table maps (x86_64 and arm64 with 4 KiB pages).
+PMD = 2 << 20
 
 
 def fail(what):
@@ -77,6 +82,30 @@ class Loop(threading.Thread):
             self.stopped.wait(self.interval)
 
 
+def map_file(fd, length, shift):
+    """Maps the file at shift bytes past a 2 MiB boundary, so the test, not ASLR, decides where it lands.
+
+    The page cache may hold the file in large folios (ext4 does since Linux 6.16). MADV_PAGEOUT splits a
+    folio whose mapping crosses a page-table boundary, and splitting a file folio unmaps it, so that pass
+    reclaims none of it: the pages leave the process but stay cached. Where the mapping lands decides it.
+    """
+    shift = shift // PAGE * PAGE
+    span = length + 2 * PMD
+    reserve = libc.mmap(None, span, 0, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    if reserve in (None, ctypes.c_void_p(-1).value):
+        fail("mmap")
+        return None
+    start = (reserve + PMD - 1) // PMD * PMD + shift
+    address = libc.mmap(start, length, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0)
+    if address in (None, ctypes.c_void_p(-1).value):
+        fail("mmap")
+        libc.munmap(reserve, span)
+        return None
+    libc.munmap(reserve, start - reserve)
+    libc.munmap(start + length, reserve + span - start - length)
+    return address
+
+
 print(f"ready {base} {size} {PAGE}", flush=True)
 for line in sys.stdin:
     words = line.split()
@@ -95,10 +124,9 @@ for line in sys.stdin:
     elif command == "map":
         fd = os.open(words[1], os.O_RDONLY)
         length = os.fstat(fd).st_size
-        address = libc.mmap(None, length, PROT_READ, MAP_SHARED, fd, 0)
+        address = map_file(fd, length, int(words[2]) if len(words) > 2 else 0)
         os.close(fd)
-        if address in (None, ctypes.c_void_p(-1).value):
-            fail("mmap")
+        if address is None:
             continue
         pages = view(address, length)
         sum(pages[offset] for offset in range(0, length, PAGE))
