@@ -373,11 +373,34 @@ public static unsafe class PageMap
             int read = RandomAccess.Read(pagemap, bytes, (long)(start / (ulong)MemoryMap.PageSize + (ulong)done) * 8);
             if (read <= 0) throw new MemoryMapException("EIO", $"pagemap ended at entry {done} of {pages}: the range lies beyond the process's address space.");
             int got = read / 8;
-            if (kpageflags is not null) ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags!);
-            for (int i = 0; i < got; i++)
-                runs.Add(done + i, 1, FromEntry(entries[i]) | (flags is null ? 0 : FromKernelFlags(flags[i])));
+            if (kpageflags is not null)
+            {
+                ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags!);
+                for (int i = 0; i < got; i++) runs.Add(done + i, 1, FromEntry(entries[i]) | FromKernelFlags(flags![i]));
+            }
+            else AddEntries(entries.AsSpan(0, got), done, runs);
             done += got;
         }
+    }
+
+    private const ulong EntryStateBits = PM_PRESENT | PM_SWAP | PM_FILE | PM_EXCLUSIVE | PM_SOFT_DIRTY;
+
+    /// <summary>
+    /// Adds the entries as runs: consecutive entries whose state bits match (the frame numbers differ)
+    /// make one run, so the builder sees a call a run rather than a call a page.
+    /// </summary>
+    private static void AddEntries(ReadOnlySpan<ulong> entries, long first, RunBuilder runs)
+    {
+        int runStart = 0;
+        ulong bits = entries.Length > 0 ? entries[0] & EntryStateBits : 0;
+        for (int i = 1; i < entries.Length; i++)
+        {
+            ulong next = entries[i] & EntryStateBits;
+            if (next == bits) continue;
+            runs.Add(first + runStart, i - runStart, FromEntry(bits));
+            (runStart, bits) = (i, next);
+        }
+        if (entries.Length > 0) runs.Add(first + runStart, entries.Length - runStart, FromEntry(bits));
     }
 
     private static PageStates FromEntry(ulong entry)
