@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using MmapTools.Interop;
 
@@ -317,6 +318,8 @@ public static unsafe class PageMap
 
     private const int ScanBatch = 4096;
 
+    // The hot loops are compiled optimized at once: a process calls them a few times, too few for tiering.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs)
     {
         var regions = new Libc.PageRegion[ScanBatch];
@@ -389,6 +392,7 @@ public static unsafe class PageMap
     /// Adds the entries as runs: consecutive entries whose state bits match (the frame numbers differ)
     /// make one run, so the builder sees a call a run rather than a call a page.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddEntries(ReadOnlySpan<ulong> entries, long first, RunBuilder runs)
     {
         int runStart = 0;
@@ -447,27 +451,40 @@ public static unsafe class PageMap
     /// <summary>Joins pages into runs as they come, in order; pages not given (gaps between mappings) are None.</summary>
     private sealed class RunBuilder
     {
-        private readonly List<PageStateRun> _runs = [];
+        // An array grown by doubling rather than a List, so the last run extends in place.
+        private PageStateRun[] _runs = new PageStateRun[256];
+        private int _count;
         private long _end;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Add(long first, long count, PageStates states)
         {
             if (first > _end) Append(_end, first - _end, PageStates.None);
             Append(first, count, states);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Append(long first, long count, PageStates states)
         {
-            if (_runs.Count > 0 && _runs[^1].States == states && _runs[^1].EndPage == first)
-                _runs[^1] = _runs[^1] with { PageCount = _runs[^1].PageCount + count };
-            else _runs.Add(new PageStateRun(first, count, states));
+            if (_count > 0)
+            {
+                ref var last = ref _runs[_count - 1];
+                if (last.States == states && last.EndPage == first)
+                {
+                    last = last with { PageCount = last.PageCount + count };
+                    _end = first + count;
+                    return;
+                }
+            }
+            if (_count == _runs.Length) Array.Resize(ref _runs, _runs.Length * 2);
+            _runs[_count++] = new PageStateRun(first, count, states);
             _end = first + count;
         }
 
         public PageStateRun[] Finish(long pages)
         {
             if (_end < pages) Append(_end, pages - _end, PageStates.None);
-            return [.. _runs];
+            return _runs.AsSpan(0, _count).ToArray();
         }
     }
 }
