@@ -9,11 +9,11 @@
     packages), tests/experiments, tests/benchmarks, tests/demo.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 test
-    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench.
+    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench, matrix.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench', 'matrix')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -72,6 +72,7 @@ function Publish-InteractivePackages {
 function Invoke-DotnetTestSuite {
     $results = Join-Path $TestResults 'dotnet'
     Reset-Directory $results
+    & (Join-Path $Tools 'Install-SystemPackage.ps1') -Command mkfs.xfs, mkfs.btrfs -Package xfsprogs, btrfs-progs -Optional # power-cut images beside ext4
     & dotnet test $Solution --configuration $Configuration --no-build --logger trx --results-directory $results | Out-Host
     $exitCode = $LASTEXITCODE
     $projects = @(& dotnet sln $Solution list | Where-Object { $_ -match '\.Tests\.csproj$' } | ForEach-Object { [IO.Path]::GetFileNameWithoutExtension($_) })
@@ -193,6 +194,7 @@ function Invoke-ExperimentsTask {
 # counts (4 unless set). Prints the run, the seed that reproduces it, then each child test's counts.
 function Invoke-FuzzTask {
     Invoke-BuildTask
+    & (Join-Path $Tools 'Install-SystemPackage.ps1') -Command mkfs.xfs, mkfs.btrfs -Package xfsprogs, btrfs-progs -Optional
     $output = Join-Path $Root 'artifacts/fuzz'
     Reset-Directory $output
     $report = Join-Path $output 'model-based.json'
@@ -242,6 +244,8 @@ $Tasks = @{
     experiments = { Invoke-ExperimentsTask }
     fuzz = { Invoke-FuzzTask }
     bench = { Invoke-BenchTask }
+    # The suites under conditions that change mmap, one cell each (tests/tools/Matrix.ps1).
+    matrix = { Invoke-BuildTask; Publish-InteractivePackages; & (Join-Path $Tools 'Matrix.ps1') -Root $Root -PesterManifest (Get-PesterManifest) }
 }
 
 # ---------------------------------------------------------------- main

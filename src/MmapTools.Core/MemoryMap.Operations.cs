@@ -76,9 +76,18 @@ public sealed unsafe partial class MemoryMap
 
     // ---------------------------------------------------------------- page-level operations
 
-    /// <summary>msync over the range: flushes dirty pages of a shared file map to the file.</summary>
-    public SyncResult Sync(long offset = 0, long? length = null, bool async = false, bool invalidate = false)
+    /// <summary>
+    /// msync over the range: writes the dirty pages of a shared file map in it to the file. What is
+    /// on the device when it returns is told by <see cref="SyncResult.Guarantee"/>: with
+    /// <paramref name="async"/> nothing (MS_ASYNC starts no write-back on Linux); otherwise the
+    /// range's pages, and with <paramref name="durable"/> also the file's size and metadata (fsync
+    /// of the file) and its name (fsync of the directory that holds it), which a grown or new file
+    /// needs to survive a power cut.
+    /// </summary>
+    public SyncResult Sync(long offset = 0, long? length = null, bool async = false, bool invalidate = false, bool durable = false)
     {
+        if (async && durable)
+            throw new ArgumentException("A durable sync waits for the device, an asynchronous one does not: ask for one of them.", nameof(durable));
         var (start, bytes) = PageRange(offset, ref length);
         using var lease = Lease();
         var before = FileCacheStat(offset, length.Value);
@@ -86,13 +95,46 @@ public sealed unsafe partial class MemoryMap
         long started = Stopwatch.GetTimestamp();
         if (Libc.msync(lease.Base + start, bytes, flags) != 0)
             throw SystemCallException.FromLastError("msync", FailureHints.Msync);
+        if (durable) SyncFileAndDirectory();
         var elapsed = Stopwatch.GetElapsedTime(started);
         var after = FileCacheStat(offset, length.Value);
         return new SyncResult
         {
-            Offset = offset, Length = length.Value, Async = async, Invalidate = invalidate, Elapsed = elapsed,
+            Offset = offset, Length = length.Value, Async = async, Invalidate = invalidate, Durable = durable, Elapsed = elapsed,
             DirtyPagesBefore = (long?)before?.Dirty, DirtyPagesAfter = (long?)after?.Dirty, WritebackPagesAfter = (long?)after?.Writeback,
+            Guarantee = SyncGuarantee(async, invalidate, durable, (Offset - _delta + start) / PageSize, (long)bytes / PageSize),
         };
+    }
+
+    /// <summary>fsync of the map's file and, for a file opened by path, of the directory that holds its name.</summary>
+    private void SyncFileAndDirectory()
+    {
+        if (_file is null) return;
+        if (Libc.fsync((int)_file.DangerousGetHandle()) != 0)
+            throw SystemCallException.FromLastError("fsync", errno => FailureHints.Fsync(null, errno));
+        if (Kind != MapKind.File || Path is null) return;
+        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path)) ?? "/";
+        using var handle = PosixFile.Open(directory, writable: false);
+        if (Libc.fsync((int)handle.DangerousGetHandle()) != 0)
+            throw SystemCallException.FromLastError("fsync", errno => FailureHints.Fsync(directory, errno));
+    }
+
+    /// <summary>What a sync of this form promises is on the device when it returns (pages are the file's, from its start).</summary>
+    private string SyncGuarantee(bool async, bool invalidate, bool durable, long firstPage, long pages)
+    {
+        string invalidated = invalidate ? " MS_INVALIDATE writes nothing more." : "";
+        if (Kind == MapKind.Anonymous)
+            return "Nothing: anonymous memory has no file to write to.";
+        if (Kind is MapKind.SharedMemory or MapKind.Memfd)
+            return "Nothing survives a power cut: shared memory and memfd live in tmpfs, in memory only.";
+        if (IsPrivate)
+            return "Nothing: writes to a private map never reach the file.";
+        if (async)
+            return "Nothing yet: MS_ASYNC starts no write-back on Linux; the pages reach the device when the kernel's periodic write-back takes them (vm.dirty_expire_centisecs)." + invalidated;
+        string range = $"The bytes of the file's pages {firstPage} to {firstPage + pages - 1} (the range widened to whole pages) are on the device; bytes outside the range are not promised.";
+        return durable
+            ? range + " So are the file's size and metadata (fsync) and its name in its directory (fsync of the directory)." + invalidated
+            : range + " A size the file grew to and a new file's name are not promised (ask for durable)." + invalidated;
     }
 
     /// <summary>madvise over the range. Check <see cref="MemoryAdviceExtensions.LosesData"/> before advice that can lose data.</summary>

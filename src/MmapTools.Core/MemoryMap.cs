@@ -257,6 +257,10 @@ public sealed unsafe partial class MemoryMap : IDisposable
     private (nint Start, nuint Bytes) PageRange(long offset, [System.Diagnostics.CodeAnalysis.NotNull] ref long? length)
     {
         CheckRange(offset, 0); // the offset first, so that an offset past the end is named as such
+        // Without a length the range runs to the end: from the end itself no byte follows, and the
+        // offset, the only number given, is what was wrong.
+        if (length is null && offset == Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"Offset {offset} is the end of the map, which has {Length} bytes: no byte follows it.");
         length ??= Length - offset;
         if (length == 0) throw new ArgumentOutOfRangeException(nameof(length), 0, "The range is empty.");
         CheckRange(offset, length.Value, nameof(length));

@@ -25,6 +25,8 @@ public static class PageCache
     public static PageResidency GetResidency(SafeFileHandle file, long offset = 0, long? length = null, ResidencyDetail detail = ResidencyDetail.Summary)
     {
         ArgumentNullException.ThrowIfNull(file);
+        // A closed handle's descriptor number may already belong to another file.
+        ObjectDisposedException.ThrowIf(file.IsClosed, file);
         var st = PosixFile.Stat(file);
         RequireRegular(st, "the file");
         return GetResidency(file, st, null, offset, length, detail);
@@ -46,7 +48,7 @@ public static class PageCache
                 ResidentPages = (long)s.Cached, DirtyPages = (long)s.Dirty, WritebackPages = (long)s.Writeback,
                 EvictedPages = (long)s.Evicted, RecentlyEvictedPages = (long)s.RecentlyEvicted,
                 Source = ResidencySource.Cachestat,
-                Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
+                Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink, LastWriteTimeUtc = ModifiedTime(st),
             };
         }
         bool trusted = MincoreTrust.SeesPageCache(file, st);
@@ -61,14 +63,18 @@ public static class PageCache
             ResidentPages = scanner.ResidentPages, DirtyPages = (long?)stat?.Dirty, WritebackPages = (long?)stat?.Writeback,
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
             Source = ResidencySource.Mincore, IsTrusted = trusted, Note = note,
-            Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink,
+            Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink, LastWriteTimeUtc = ModifiedTime(st),
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
                 ? CachestatCall.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };
     }
 
-    private static ulong DeviceOf(in Libc.Statx st) => ((ulong)st.DevMajor << 32) | st.DevMinor;
+    internal static ulong DeviceOf(in Libc.Statx st) => ((ulong)st.DevMajor << 32) | st.DevMinor;
+
+    /// <summary>The file's modification time, to the 100 ns a DateTime holds.</summary>
+    internal static DateTime ModifiedTime(in Libc.Statx st) =>
+        DateTime.UnixEpoch.AddTicks(st.MtimeSeconds * TimeSpan.TicksPerSecond + st.MtimeNanoseconds / 100);
 
     /// <summary>posix_fadvise advice for the file's range.</summary>
     public static void Advise(string path, FileAdvice advice, long offset = 0, long? length = null)
@@ -227,7 +233,7 @@ public static class PageCache
     }
 
     /// <summary>MADV_POPULATE_READ over page-aligned, ordered ranges, mapping each window of the file once.</summary>
-    private static unsafe bool TryPopulate(SafeFileHandle file, List<(long Start, long End)> ranges, long end)
+    internal static unsafe bool TryPopulate(SafeFileHandle file, List<(long Start, long End)> ranges, long end)
     {
         long window = (long)ResidencyScanner.WindowPages * MemoryMap.PageSize;
         nint map = 0;
@@ -269,7 +275,7 @@ public static class PageCache
         }
     }
 
-    private static void ReadThrough(SafeFileHandle file, long start, long bytes)
+    internal static void ReadThrough(SafeFileHandle file, long start, long bytes)
     {
         var buffer = new byte[1 << 20];
         for (long at = start; at < start + bytes;)
@@ -280,7 +286,7 @@ public static class PageCache
         }
     }
 
-    private static SafeFileHandle OpenRegular(string path, out Libc.Statx st)
+    internal static SafeFileHandle OpenRegular(string path, out Libc.Statx st)
     {
         var file = PosixFile.Open(path, writable: false);
         try

@@ -116,6 +116,9 @@ public sealed class PageResidency
     /// <inheritdoc cref="Device"/>
     public ulong? Inode { get; init; }
 
+    /// <summary>For a file: when it was last modified (UTC); null for maps.</summary>
+    public DateTime? LastWriteTimeUtc { get; init; }
+
     /// <summary>For a file: how many hard links it has (more than 1: other paths name the same pages).</summary>
     public uint? LinkCount { get; init; }
 

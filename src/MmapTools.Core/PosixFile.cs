@@ -15,8 +15,22 @@ internal static unsafe class PosixFile
         int flags = (writable ? Libc.O_RDWR : Libc.O_RDONLY) | Libc.O_NONBLOCK | Libc.O_CLOEXEC | (create ? Libc.O_CREAT : 0);
         int fd = Libc.open(path, flags, 0b110_110_100); // 0664, less the umask
         if (fd < 0)
-            throw SystemCallException.FromLastError("open", errno => FailureHints.Open(path, writable, errno));
+        {
+            var error = SystemCallException.FromLastError("open", errno => FailureHints.Open(path, writable, errno));
+            // A UNIX socket cannot be opened at all (ENXIO): it is the kind of file that is wrong,
+            // as for a FIFO or a directory, which open but have no pages.
+            if (error.ErrorNumber == Errno.ENXIO && TypeAt(path) == Libc.S_IFSOCK)
+                throw new MemoryMapException("NotMappable", $"'{path}' is {DescribeType(Libc.S_IFSOCK)}; it has no pages to map or cache, only regular files and devices do.", error);
+            throw error;
+        }
         return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>The S_IFMT bits of the file at the path (symbolic links followed), or 0 when it cannot be examined.</summary>
+    private static int TypeAt(string path)
+    {
+        Libc.Statx st;
+        return Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &st) == 0 ? st.Mode & Libc.S_IFMT : 0;
     }
 
     public static Libc.Statx Stat(SafeFileHandle file)

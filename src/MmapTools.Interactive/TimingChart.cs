@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace MmapTools.Interactive;
@@ -26,6 +25,9 @@ public sealed class TimingChart
 
     public IReadOnlyList<Entry> Entries => _entries;
 
+    /// <summary>The clock <see cref="Time"/> reads; a test gives one it controls.</summary>
+    internal TimeProvider Clock { get; init; } = TimeProvider.System;
+
     /// <summary>Adds a bar. Returns nothing, so that a PowerShell cell does not print the chart at every call.</summary>
     public void Add(string label, double value, string? note = null)
     {
@@ -48,9 +50,9 @@ public sealed class TimingChart
         var times = new double[repeat];
         for (int i = 0; i < repeat; i++)
         {
-            long started = Stopwatch.GetTimestamp();
+            long started = Clock.GetTimestamp();
             action();
-            times[i] = InUnit(Stopwatch.GetElapsedTime(started));
+            times[i] = InUnit(Clock.GetElapsedTime(started));
         }
         Array.Sort(times);
         double median = repeat % 2 == 1 ? times[repeat / 2] : (times[repeat / 2 - 1] + times[repeat / 2]) / 2;

@@ -20,6 +20,8 @@ internal static class ErrorMapping
     public const string InvalidArgument = "InvalidArgument";
     public const string MapRemoved = "MapRemoved";
     public const string MapNotFound = "MapNotFound";
+    public const string SharedMemoryNotFound = "SharedMemoryNotFound";
+    public const string NotSharedMemory = "NotSharedMemory";
     public const string AddressInUse = "AddressInUse";
     public const string AccessDenied = "AccessDenied";
     public const string PageUnavailable = "PageUnavailable";
@@ -30,6 +32,8 @@ internal static class ErrorMapping
     public const string NotLinux = "NotLinux";
     public const string MemoryLockLimit = "MemoryLockLimit";
     public const string MapLimit = "MapLimit";
+    public const string NoMemoryCgroup = "NoMemoryCgroup";
+    public const string InvalidSnapshot = "InvalidSnapshot";
 
     /// <summary>Whether the exception is a failure of the item at hand (reported), rather than a bug or a stop request (rethrown).</summary>
     public static bool IsExpected(Exception e) => e is MemoryMapException or IOException or ArgumentException
@@ -74,6 +78,8 @@ internal static class ErrorMapping
         MemoryMapException { Reason: "PageUnavailable" } => (PageUnavailable, ErrorCategory.ResourceUnavailable),
         MemoryMapException { Reason: "EACCES" } => (AccessDenied, ErrorCategory.PermissionDenied),
         MemoryMapException { Reason: "MapLimit" } => (MapLimit, ErrorCategory.ResourceUnavailable),
+        MemoryMapException { Reason: NoMemoryCgroup } => (NoMemoryCgroup, ErrorCategory.ObjectNotFound),
+        MemoryMapException { Reason: InvalidSnapshot } => (InvalidSnapshot, ErrorCategory.InvalidData),
         MemoryMapException m => (m.Reason, ErrorCategory.NotSpecified),
         FileNotFoundException or DirectoryNotFoundException => (PathNotFound, ErrorCategory.ObjectNotFound),
         UnauthorizedAccessException => (AccessDenied, ErrorCategory.PermissionDenied),

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Management.Automation;
 
 namespace MmapTools.PowerShell;
@@ -24,6 +23,12 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     private static readonly TimeSpan ProgressAfter = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The clock that times a walk's progress bar and -Summary's Elapsed. PowerShell makes the
+    /// cmdlet, so a test that must drive time sets this one for the process, and puts it back.
+    /// </summary>
+    internal static TimeProvider Clock { get; set; } = TimeProvider.System;
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = MapSet, ValueFromPipeline = true)]
     [ValidateNotNull]
@@ -73,6 +78,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
 
     private readonly ResidencySummary _summary = new();
     private ResidencyWalker? _walker;
+    private TimeProvider _clock = TimeProvider.System;
     private long _started, _nextProgress, _files, _directories;
     private string _directory = "";
     private bool _progressShown;
@@ -83,8 +89,9 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        _started = Stopwatch.GetTimestamp();
-        _nextProgress = _started + (long)(ProgressAfter.TotalSeconds * Stopwatch.Frequency);
+        _clock = Clock;
+        _started = _clock.GetTimestamp();
+        _nextProgress = _started + Ticks(ProgressAfter);
     }
 
     protected override void ProcessRecord()
@@ -131,7 +138,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
         if (_progressShown)
             WriteProgress(new ProgressRecord(0, "Get-PageResidency", "Done") { RecordType = ProgressRecordType.Completed });
         if (!Summary) return;
-        _summary.Elapsed = Stopwatch.GetElapsedTime(_started);
+        _summary.Elapsed = _clock.GetElapsedTime(_started);
         WriteObject(_summary);
     }
 
@@ -175,15 +182,17 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     /// <summary>A progress bar for walks that take longer than a second, updated four times a second.</summary>
     private void ShowProgress()
     {
-        long now = Stopwatch.GetTimestamp();
+        long now = _clock.GetTimestamp();
         if (now < _nextProgress) return;
-        _nextProgress = now + (long)(ProgressEvery.TotalSeconds * Stopwatch.Frequency);
+        _nextProgress = now + Ticks(ProgressEvery);
         _progressShown = true;
         WriteProgress(new ProgressRecord(0, "Get-PageResidency", $"{_files} files in {_directories} directories")
         {
             CurrentOperation = _directory,
         });
     }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _clock.TimestampFrequency);
 
     private void Report(PageResidency residency, bool isMap)
     {

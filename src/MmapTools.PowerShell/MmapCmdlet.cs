@@ -12,9 +12,9 @@ public abstract class MmapCmdlet : PSCmdlet
     /// <summary>Stops the command before it starts where it cannot work at all: off Linux.</summary>
     protected override void BeginProcessing()
     {
-        if (!OperatingSystem.IsLinux())
-            ThrowCommandError(ErrorMapping.NotLinux, ErrorCategory.NotImplemented,
-                $"MmapTools works on Linux only; this is {System.Runtime.InteropServices.RuntimeInformation.OSDescription}.");
+        var reason = ModuleInitializer.GetUnsupportedReason(OperatingSystem.IsLinux(), System.Runtime.InteropServices.RuntimeInformation.OSDescription);
+        if (reason is not null)
+            ThrowCommandError(ErrorMapping.NotLinux, ErrorCategory.NotImplemented, reason);
     }
 
     /// <summary>

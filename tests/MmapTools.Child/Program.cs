@@ -27,6 +27,8 @@ var scenarios = new (string Name, string Arguments, Func<string[], int> Run)[]
     ("memlock", "<bytes>", a => Scenarios.Memlock(long.Parse(a[1]))),
     ("shm-full", "<name> <size>", a => Scenarios.SharedMemoryFull(a[1], long.Parse(a[2]))),
     ("residency", "<path>", a => Scenarios.Residency(a[1])),
+    ("power-cut", "<file system> <rounds> <scenario|all>...", a => MmapTools.PowerCut.PowerCutRun.Run(a[1], int.Parse(a[2]), a[3..])),
+    ("power-cut-writer", "<path> <plan>", a => MmapTools.PowerCut.PowerCutWriter.Run(a[1], MmapTools.PowerCut.PowerCutPlan.Parse(a[2..]))),
 };
 
 if (args.Length < 1) return Usage("no scenario");
@@ -505,6 +507,7 @@ internal static class Scenarios
         int limit = int.Parse(File.ReadAllText("/proc/sys/vm/max_map_count").Trim());
         var maps = new List<MemoryMap>(limit + 16);
         Exception? failure = null;
+        long mapsAtRefusal = 0;
         try
         {
             while (maps.Count < limit + 16)
@@ -513,6 +516,8 @@ internal static class Scenarios
         catch (Exception e)
         {
             failure = e;
+            // The kernel's count of this process's maps when the core refused, runtime maps included.
+            mapsAtRefusal = File.ReadLines("/proc/self/maps").LongCount();
         }
         int made = maps.Count;
         foreach (var map in maps) map.Dispose();
@@ -520,7 +525,7 @@ internal static class Scenarios
         // Once maps are freed, mapping works again: nothing was left broken.
         using var after = MemoryMap.Anonymous(PageSize);
         after.Write(0, [1]);
-        Shared.Result(new { limit, made, error = failure is null ? null : Shared.Error(failure), recovered = after.Read(0, 1)[0] == 1 });
+        Shared.Result(new { limit, made, mapsAtRefusal, error = failure is null ? null : Shared.Error(failure), recovered = after.Read(0, 1)[0] == 1 });
         return 0;
     }
 

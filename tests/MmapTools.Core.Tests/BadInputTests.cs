@@ -12,7 +12,12 @@ public sealed class BadInputFiles : IDisposable
         Folder = Directory.CreateDirectory(Dir["folder"]).FullName;
         Fifo = Dir["fifo"];
         TestLibc.Mkfifo(Fifo);
+        Socket = Dir["socket"];
+        _listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket));
     }
+
+    // A real UNIX socket, bound (and so present in the directory) while the fixture lives.
+    private readonly System.Net.Sockets.Socket _listener = new(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
 
     public static readonly long SmallSize = 3 * MemoryMap.PageSize + 100;
 
@@ -21,9 +26,14 @@ public sealed class BadInputFiles : IDisposable
     public string Empty { get; }
     public string Folder { get; }
     public string Fifo { get; }
+    public string Socket { get; }
     public string Missing => Dir["missing.bin"];
 
-    public void Dispose() => Dir.Dispose();
+    public void Dispose()
+    {
+        _listener.Dispose();
+        Dir.Dispose();
+    }
 }
 
 /// <summary>
@@ -71,6 +81,15 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         ["Sync with length long.MaxValue"] = new(OnMap(m => m.Sync(0, long.MaxValue)), typeof(ArgumentOutOfRangeException), "length"),
         ["Lock past the end of the map"] = new(OnMap(m => { m.Lock(Page, m.Length); return null; }), typeof(ArgumentOutOfRangeException), "length"),
         ["GetResidency at offset past the end"] = new(OnMap(m => m.GetResidency(m.Length + 1)), typeof(ArgumentOutOfRangeException), "offset"),
+
+        // The offset at the end of the map and no length: the range would run from the end to the end.
+        ["Advise at the end of the map"] = new(OnMap(m => { m.Advise(MemoryAdvice.Normal, m.Length); return null; }), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["Sync at the end of the map"] = new(OnMap(m => m.Sync(m.Length)), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["Protect at the end of the map"] = new(OnMap(m => { m.Protect(MapAccess.Read, m.Length); return null; }), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["GetResidency at the end of the map"] = new(OnMap(m => m.GetResidency(m.Length)), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["Lock at the end of the map"] = new(OnMap(m => { m.Lock(m.Length); return null; }), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["Unlock at the end of the map"] = new(OnMap(m => { m.Unlock(m.Length); return null; }), typeof(ArgumentOutOfRangeException), "offset", MessagePart: "end of the map"),
+        ["Advise at the end of the map, length 0"] = new(OnMap(m => { m.Advise(MemoryAdvice.Normal, m.Length, 0); return null; }), typeof(ArgumentOutOfRangeException), "length", MessagePart: "empty"),
         ["Anonymous of long.MaxValue bytes"] = new(_ => MemoryMap.Anonymous(long.MaxValue), typeof(ArgumentOutOfRangeException), "length"),
 
         // Length 0.
@@ -96,6 +115,13 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         ["PageCache.GetResidency of a directory"] = new(f => PageCache.GetResidency(f.Folder), typeof(MemoryMapException), Reason: "NotMappable"),
         ["PageCache.Evict of a FIFO"] = new(f => { PageCache.Evict(f.Fifo); return null; }, typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "FIFO"),
         ["PageCache.GetResidency of a FIFO"] = new(f => PageCache.GetResidency(f.Fifo), typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "FIFO"),
+        ["OpenFile of a socket"] = new(f => MemoryMap.OpenFile(f.Socket), typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["OpenFile of a socket for writing"] = new(f => MemoryMap.OpenFile(f.Socket, options: new() { Access = MapAccess.ReadWrite }), typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["PageCache.GetResidency of a socket"] = new(f => PageCache.GetResidency(f.Socket), typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["PageCache.Evict of a socket"] = new(f => { PageCache.Evict(f.Socket); return null; }, typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["PageCache.Warm of a socket"] = new(f => { PageCache.Warm(f.Socket); return null; }, typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["PageCache.Advise of a socket"] = new(f => { PageCache.Advise(f.Socket, FileAdvice.WillNeed); return null; }, typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
+        ["CreateFile over a socket"] = new(f => MemoryMap.CreateFile(f.Socket, Page), typeof(MemoryMapException), Reason: "NotMappable", MessagePart: "a socket"),
         ["OpenFile of an empty file"] = new(f => MemoryMap.OpenFile(f.Empty), typeof(MemoryMapException), Reason: "EmptyFile"),
         ["OpenFile of /proc/self/status (size 0)"] = new(_ => MemoryMap.OpenFile("/proc/self/status"), typeof(MemoryMapException), Reason: "EmptyFile", MessagePart: "/proc"),
         ["OpenFile of /dev/zero without a length"] = new(_ => MemoryMap.OpenFile("/dev/zero"), typeof(ArgumentException), "length", MessagePart: "character device"),
@@ -103,6 +129,8 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         ["OpenFile of an empty path"] = new(_ => MemoryMap.OpenFile(""), typeof(ArgumentException), "path"),
         ["OpenFile of a null handle"] = new(_ => MemoryMap.OpenFile((SafeFileHandle)null!), typeof(ArgumentNullException), "file"),
         ["OpenFile of a closed handle"] = new(f => { var h = File.OpenHandle(f.Small); h.Dispose(); return MemoryMap.OpenFile(h); }, typeof(ObjectDisposedException)),
+        ["PageCache.GetResidency of a closed handle"] = new(f => { var h = File.OpenHandle(f.Small); h.Dispose(); return PageCache.GetResidency(h); }, typeof(ObjectDisposedException)),
+        ["PageCache.GetResidency of a null handle"] = new(_ => PageCache.GetResidency((SafeFileHandle)null!), typeof(ArgumentNullException), "file"),
 
         // Options that make no sense.
         ["Access with an unknown bit"] = new(_ => MemoryMap.Anonymous(Page, new() { Access = (MapAccess)8 }), typeof(ArgumentOutOfRangeException), "options"),

@@ -20,6 +20,7 @@ public sealed class LockTests
         Assert.Contains("lo", locked.VmFlags);
         Assert.Equal(16 * Page, locked.Rss);
         Assert.Equal(16 * Page, locked.Locked);
+        Assert.Equal(16, KernelOracle.MincoreCount(map.Address, 16 * Page));
 
         map.Unlock();
 

@@ -11,7 +11,6 @@ public class ProcessAdviceTests(ITestOutputHelper output)
 {
     private const ulong Present = 1UL << 63, Swapped = 1UL << 62;
 
-    private static long FincorePages(string path) => PageCacheTests.FincorePages(path);
 
     private static long PresentPages(ulong[] raw) => raw.Count(entry => (entry & Present) != 0);
 
@@ -24,12 +23,12 @@ public class ProcessAdviceTests(ITestOutputHelper output)
         using var child = new PageChild(4096);
         var (address, length) = child.Map(path);
         long pages = length / child.PageSize;
-        long before = FincorePages(path);
+        long before = KernelOracle.FincorePages(path);
         long mappedBefore = PresentPages(child.RawPagemap(address, pages));
 
         long advised = ProcessAdvice.Advise(child.Id, address, length, MemoryAdvice.PageOut);
 
-        long after = FincorePages(path);
+        long after = KernelOracle.FincorePages(path);
         ulong cachedAfter = Kernel.Cachestat(path, 0, length).Cached;
         long mappedAfter = PresentPages(child.RawPagemap(address, pages));
         output.WriteLine($"PageOut advised {advised} bytes; page cache {before} -> {after} pages (cachestat {cachedAfter}); mapped in the child {mappedBefore} -> {mappedAfter}");
@@ -42,7 +41,7 @@ public class ProcessAdviceTests(ITestOutputHelper output)
         ProcessAdvice.Advise(child.Id, address, length, MemoryAdvice.WillNeed);
         // WILLNEED starts readahead and returns: wait for it, bounded, on the independent reading.
         long warmed = 0;
-        for (int i = 0; i < 100 && (warmed = FincorePages(path)) < pages; i++) Thread.Sleep(20);
+        for (int i = 0; i < 100 && (warmed = KernelOracle.FincorePages(path)) < pages; i++) Thread.Sleep(20);
         output.WriteLine($"WillNeed: page cache {warmed} of {pages} pages");
         Assert.Equal(pages, warmed);
     }

@@ -113,6 +113,7 @@ public sealed class ResidencyTests : IDisposable
         PageCache.Evict(path);
         using var map = MemoryMap.OpenFile(path);
         map.Advise(MemoryAdvice.Random); // no readahead: a fault reads its own page only
+        Assert.Equal(0, KernelOracle.MincoreCount(map.Address, pages * Page));
         Assert.Equal(0, map.GetResidency().ResidentPages);
 
         var random = new Random(7);
@@ -122,6 +123,7 @@ public sealed class ResidencyTests : IDisposable
 
         var residency = map.GetResidency(detail: ResidencyDetail.Bitmap);
 
+        Assert.Equal(KernelOracle.Mincore(map.Address, pages * Page), Enumerable.Range(0, pages).Select(p => residency.Bitmap![p]));
         Assert.Equal(ResidencySource.Mincore, residency.Source);
         Assert.True(residency.IsTrusted);
         Assert.Equal(pages, residency.TotalPages);
@@ -141,6 +143,8 @@ public sealed class ResidencyTests : IDisposable
         int window = ResidencyScanner.WindowPages;
         int pages = window + 3000;
         using var map = MemoryMap.Anonymous((long)pages * Page, new() { NoReserve = true });
+        // Where THP is `always`, a touch would fault a whole huge page in.
+        if (Kernel.HasConfig("CONFIG_TRANSPARENT_HUGEPAGE") != false) map.Advise(MemoryAdvice.NoHugePage);
         var random = new Random(8);
         var touched = new SortedSet<int>();
         for (int page = window - 5; page < window + 5; page++) touched.Add(page); // a run across the boundary
@@ -152,6 +156,7 @@ public sealed class ResidencyTests : IDisposable
         var residency = map.GetResidency(detail: ResidencyDetail.Bitmap);
 
         bool[] expected = Enumerable.Range(0, pages).Select(touched.Contains).ToArray();
+        Assert.Equal(expected, KernelOracle.Mincore(map.Address, (long)pages * Page));
         Assert.Equal(touched.Count, residency.ResidentPages);
         Assert.Equal(NaiveRuns(expected, true), residency.ResidentRuns);
         Assert.Equal(NaiveRuns(expected, true), residency.Bitmap!.Runs().ToList());

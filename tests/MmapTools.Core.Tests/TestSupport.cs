@@ -26,16 +26,6 @@ internal static class Kernel
     }
 
     public static long ReadProcNumber(string path) => long.Parse(File.ReadAllText(path).Trim());
-
-    /// <summary>cachestat over a byte range of a file, straight from the core's binding.</summary>
-    public static Libc.Cachestat Cachestat(string path, long offset, long length)
-    {
-        using var handle = File.OpenHandle(path);
-        var stat = CachestatCall.Try(handle, offset, length, out int errno);
-        Skip.If(stat is null && errno == Errno.ENOSYS, "This kernel has no cachestat (Linux 6.5+).");
-        Assert.True(stat is not null, $"cachestat failed with errno {errno}.");
-        return stat.Value;
-    }
 }
 
 /// <summary>Lookups in /proc/self/smaps through the core's own parser.</summary>

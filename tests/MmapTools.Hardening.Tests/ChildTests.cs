@@ -34,6 +34,17 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public void Dispose_RacingReadWriteSyncAdviseResidency_EveryCallCompletesOrThrowsObjectDisposed()
     {
+        // The overlap of a call with Dispose is a race; on a loaded machine a run can miss it, so the
+        // run is repeated (each checked in full) until a call was in flight across a Dispose.
+        long overlapped = 0;
+        for (int attempt = 1; attempt <= 5 && overlapped == 0; attempt++)
+            overlapped = RaceDisposeWithCalls();
+        Assert.True(overlapped > 0, "No call was in flight across a Dispose in five runs: the race was never run.");
+    }
+
+    /// <summary>One run of the race; checks every invariant and returns how many calls outlived a Dispose.</summary>
+    private long RaceDisposeWithCalls()
+    {
         using var dir = new TempDir();
         int rounds = 3000 * Scale;
 
@@ -54,7 +65,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         long completed = Report.Sum(report, k => k.EndsWith(".completed", StringComparison.Ordinal));
         Assert.True(completed > rounds, $"Only {completed} calls completed in {rounds} rounds.");
         // Calls in flight when Dispose was called that completed after it returned: the unmap waited.
-        Assert.True(Report.Count(report, "overlapped") > 0, "No call was in flight across a Dispose: the race was never run.");
+        return Report.Count(report, "overlapped");
     }
 }
 
@@ -201,7 +212,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
     /// (The kernel writes dirty pages back after about 30 s, dirty_expire_centisecs, so right after
     /// the kill they are dirty unless memory is short.)
     /// </summary>
-    [Fact]
+    [SkippableFact]
     public void UnsyncedWrites_StayDirtyInTheCache_SoTheDurabilityCheckWouldSeeAMissingSync()
     {
         using var dir = new TempDir();
@@ -214,10 +225,17 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             Assert.True(child.WaitForExit(TimeSpan.FromSeconds(30)));
         }
         var afterKill = PageCache.GetResidency(path, detail: ResidencyDetail.Summary);
+        // The flusher may write the pages back at any moment (its timer, memory pressure). Read after
+        // the tool, the kernel's own dirty flags (kpageflags, root only) say whether the pages were
+        // dirty all along, and so whether this run can show the control at all.
+        int[] dirty = Enumerable.Range(0, size / PageSize).Where(page => KernelPageFlags.IsDirty(path, (long)page * PageSize) == true).ToArray();
+        bool kernelTells = KernelPageFlags.IsDirty(path, 0) is not null;
+        Skip.If(kernelTells && dirty.Length == 0,
+            $"The kernel wrote the unsynced pages back before the check (dirty_expire_centisecs {File.ReadAllText("/proc/sys/vm/dirty_expire_centisecs").Trim()}): nothing is left dirty to show.");
         PageCache.Evict(path);
         var afterEvict = PageCache.GetResidency(path, detail: ResidencyDetail.Summary);
-        output.WriteLine($"without sync: {afterKill.DirtyPages} dirty pages after the kill, {afterEvict.ResidentPages} cached after DONTNEED");
-        Assert.True(afterKill.DirtyPages > 0, "The unsynced pages were already clean: the kernel wrote them back (memory pressure?).");
+        output.WriteLine($"without sync: {dirty.Length} pages dirty by kpageflags, {afterKill.DirtyPages} by the tool after the kill, {afterEvict.ResidentPages} cached after DONTNEED");
+        Assert.True(afterKill.DirtyPages > 0, "The tool counts no dirty page of the unsynced file.");
         Assert.True(afterEvict.ResidentPages > 0, "DONTNEED dropped dirty pages.");
         // The bytes are there all the same (SIGKILL does not lose the page cache): not what the sync is for.
         var expected = new byte[size];

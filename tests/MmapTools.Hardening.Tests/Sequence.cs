@@ -215,7 +215,7 @@ internal sealed class SequenceRun : IDisposable
         var options = new MemoryMapOptions { Access = access, Private = shared ? false : null, Populate = populate, NoReserve = noReserve, Name = name };
         MemoryMap? real = null;
         // A kernel without CONFIG_ANON_VMA_NAME refuses the name, and the core says so.
-        var expected = name is not null && !KernelNamesAnonymousMaps.Value ? Expected.SystemCall("EINVAL") : Expected.Ok;
+        var expected = name is not null && !KernelProbe.NamesAnonymousMaps.Value ? Expected.SystemCall("EINVAL") : Expected.Ok;
         Expect($"MapAnonymous {length} {(shared ? "shared" : "private")} {access?.ToString() ?? "default"}{(populate ? " populate" : "")}{(noReserve ? " noreserve" : "")}{(name is null ? "" : " named")}",
             () => real = MemoryMap.Anonymous(length, options), expected);
         if (real is null) return;
@@ -225,20 +225,6 @@ internal sealed class SequenceRun : IDisposable
         if (name is not null && !MapsFile.Names(real!.Address).Contains("[anon:mmaptools-model]"))
             Fail($"the named anonymous map at 0x{real.Address:x} is not named in /proc/self/maps: {MapsFile.Names(real.Address)}");
     }
-
-    /// <summary>Whether prctl(PR_SET_VMA_ANON_NAME) works here (Linux 5.17+ with CONFIG_ANON_VMA_NAME).</summary>
-    private static readonly Lazy<bool> KernelNamesAnonymousMaps = new(() =>
-    {
-        try
-        {
-            using var probe = MemoryMap.Anonymous(PageSize, new MemoryMapOptions { Name = "mmaptools-probe" });
-            return true;
-        }
-        catch (SystemCallException e) when (e.ErrorName == "EINVAL")
-        {
-            return false;
-        }
-    });
 
     private void MapSharedMemory(Op op)
     {

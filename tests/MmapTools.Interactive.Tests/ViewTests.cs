@@ -29,12 +29,15 @@ public class ViewTests
     [Fact]
     public void Time_adds_the_median_of_the_runs()
     {
-        var chart = new TimingChart("sleep", "ms");
+        // Each run moves a clock the test controls by a known time: 30, 1 and 2 ms.
+        var clock = new ManualClock();
+        var chart = new TimingChart("runs", "ms") { Clock = clock };
         int run = 0;
-        int[] sleeps = [30, 1, 2];
-        double median = chart.Time("nap", () => Thread.Sleep(sleeps[run++]), repeat: 3);
+        int[] durations = [30, 1, 2];
+        double median = chart.Time("run", () => clock.Advance(TimeSpan.FromMilliseconds(durations[run++])), repeat: 3);
         Assert.Single(chart.Entries);
-        Assert.InRange(median, 1.5, 25);
+        Assert.Equal(2, median, 9);
+        Assert.Equal(2, chart["run"], 9);
         Assert.Equal("median of 3", chart.Entries[0].Note);
     }
 
@@ -147,4 +150,16 @@ public class StepsTests
         Assert.Equal([0, 2, 4], maps.Select(m => Svg.CellFills(m).Count(f => f == ResidencyHeatMap.ResidentColor)));
         Assert.Single(maps, m => m.Descendants(Svg.Ns + "g").Any(g => (string?)g.Attribute("class") == "legend"));
     }
+}
+
+/// <summary>A clock that moves only when the test moves it.</summary>
+internal sealed class ManualClock : TimeProvider
+{
+    private long _ticks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => _ticks;
+
+    public void Advance(TimeSpan by) => _ticks += by.Ticks;
 }

@@ -545,6 +545,9 @@ Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.md') -Value $md.ToSt
 [pscustomobject]@{ Machine = $machine; Rows = $Results; StartupNote = $startupNote; LargeTree = $large; Notes = $noteLines; WorkloadSeconds = $workloadSeconds; TotalSeconds = $benchStarted.Elapsed.TotalSeconds } |
     ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.json')
 
+# Who holds the page cache: top N, restore and snapshot memory, in a script of their own.
+& (Join-Path $PSScriptRoot 'Bench.PageCacheHolders.ps1') -ModulePath $ModulePath -WorkDirectory $WorkDirectory
+
 if ($RemoveWorkloads) { Remove-Item -LiteralPath $Work -Recurse -Force }
 Write-Host ('bench: {0} measurements, {1} targets missed, counts agreed; {2:0} s in all ({3:0} s building workloads); results in {4}' -f `
     $Results.Count, @($Results | Where-Object { $_.Met -eq $false }).Count, $benchStarted.Elapsed.TotalSeconds, $workloadSeconds, $WorkDirectory)

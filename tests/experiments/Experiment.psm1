@@ -9,9 +9,12 @@
 Set-StrictMode -Version Latest
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+# The raw cachestat probe the cmdlet tests use, so that what the kernel offers is decided without the tool.
+Import-Module (Join-Path $PSScriptRoot '../pester/KernelOracle.psm1') -Function Test-Cachestat
 $script:LogPath = $null
 $script:LogFile = $null
 $script:Sequence = 0
+$script:Profile = $null
 
 # The sections the claims are grouped in, in the order the report follows.
 $script:Sections = @(
@@ -38,6 +41,35 @@ function Initialize-ExperimentLog {
     $script:LogPath = Join-Path $directory "$Name.jsonl"
     $script:Sequence = 0
     Set-Content -LiteralPath $script:LogPath -Value $null -NoNewline
+    $null = Get-ExperimentProfile
+}
+
+<#
+.SYNOPSIS
+    The machine profile (Get-MachineMemoryProfile) of the scratch directory's file system, read once
+    a process and written to <results>/profile.json for the report, which opens with it.
+#>
+function Get-ExperimentProfile {
+    if ($script:Profile) { return $script:Profile }
+    $scratch = Join-Path $script:RepoRoot 'artifacts/experiments/scratch'
+    $null = New-Item -ItemType Directory -Force -Path $scratch
+    $script:Profile = Get-MachineMemoryProfile -LiteralPath $scratch -ErrorAction Stop
+    $file = Join-Path (Get-ExperimentResultDirectory) 'profile.json'
+    $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $file)
+    if (-not (Test-Path -LiteralPath $file) -or (Get-Item -LiteralPath $file).LastWriteTime -lt (Get-Process -Id $PID).StartTime) {
+        @($script:Profile.Facts | Select-Object Name, Value, Known, How) | ConvertTo-Json -Depth 3 | Set-Content -LiteralPath $file
+    }
+    $script:Profile
+}
+
+<#
+.SYNOPSIS
+    "Name = value (how)" of facts of the machine profile: what a verdict names to explain itself.
+#>
+function Get-ProfileFact {
+    param([Parameter(Mandatory)] [string[]] $Name)
+    $machine = Get-ExperimentProfile
+    ($Name | ForEach-Object { $machine.Explain($_) }) -join '; '
 }
 
 <#
@@ -60,8 +92,11 @@ function Set-ExperimentResult {
         [Parameter(Mandatory)] [string] $Section,
         [Parameter(Mandatory)] [System.Collections.IDictionary] $Measured,
         [Parameter(Mandatory)] [ValidateSet('holds', 'holds with a nuance', 'does not hold here', 'cannot be measured here')] [string] $Verdict,
-        [Parameter(Mandatory)] [string] $Why
+        [Parameter(Mandatory)] [string] $Why,
+        # Facts of the machine profile that explain the verdict; named in the record and the report.
+        [string[]] $Fact = @()
     )
+    if ($Fact) { $Why += " Machine: $(Get-ProfileFact $Fact)." }
     if (-not $script:LogPath) { throw 'Initialize-ExperimentLog was not called in this file''s BeforeAll.' }
     if ($Section -notin $script:Sections) { throw "'$Section' is not a section of the report ($($script:Sections -join ', '))." }
     $values = [ordered]@{}
@@ -75,6 +110,7 @@ function Set-ExperimentResult {
         verdict  = $Verdict
         measured = $values
         why      = $Why
+        facts    = @($Fact)
         at       = [DateTime]::UtcNow.ToString('o')
     }
     Add-Content -LiteralPath $script:LogPath -Value ($record | ConvertTo-Json -Compress -Depth 4)
@@ -89,9 +125,10 @@ function Skip-Experiment {
         [Parameter(Mandatory)] [string] $Claim,
         [Parameter(Mandatory)] [string] $Section,
         [System.Collections.IDictionary] $Measured = [ordered]@{},
-        [Parameter(Mandatory)] [string] $Why
+        [Parameter(Mandatory)] [string] $Why,
+        [string[]] $Fact = @()
     )
-    Set-ExperimentResult -Claim $Claim -Section $Section -Measured $Measured -Verdict 'cannot be measured here' -Why $Why
+    Set-ExperimentResult -Claim $Claim -Section $Section -Measured $Measured -Verdict 'cannot be measured here' -Why $Why -Fact $Fact
     Set-ItResult -Skipped -Because $Why
 }
 
@@ -152,15 +189,22 @@ function New-ExperimentFile {
 
 <#
 .SYNOPSIS
-    Whether the kernel counts a file's dirty pages for Get-PageResidency (cachestat, Linux 6.5+).
+    Whether the kernel counts a file's dirty pages (cachestat, Linux 6.5+), asked of the kernel by a
+    raw cachestat call; where it does, Get-PageResidency must report dirty counts, or this throws.
 #>
 function Test-DirtyCounts {
     param([Parameter(Mandatory)] [string] $Directory)
     $probe = New-ExperimentFile (Join-Path $Directory 'dirty-probe.bin') 4096
-    try { $null -ne (Get-PageResidency $probe -Summary).DirtyPages } finally { Remove-Item -LiteralPath $probe }
+    try {
+        if (-not (Test-Cachestat $probe)) { return $false }
+        if ($null -eq (Get-PageResidency $probe -Summary).DirtyPages) {
+            throw "The kernel answers cachestat on $probe, but Get-PageResidency reports no dirty pages for it."
+        }
+        $true
+    } finally { Remove-Item -LiteralPath $probe }
 }
 
-$script:NoDirtyCountsReason = 'This kernel does not count dirty pages (cachestat needs Linux 6.5 or later), and this claim is about them.'
+$script:NoDirtyCountsReason = 'This kernel has no cachestat system call (ENOSYS; it came in Linux 6.5), so it counts no dirty pages, and this claim is about them.'
 function Get-NoDirtyCountsReason { $script:NoDirtyCountsReason }
 
 # ---------------------------------------------------------------- children
@@ -378,6 +422,61 @@ function Get-ThreadIo {
     $io
 }
 
+<#
+.SYNOPSIS
+    The kernel's own view of Pages pages of this process from Address, read straight from
+    /proc/self/pagemap (not through MmapTools): how many are mapped (present) and how many of those
+    are this process's own (mapped exclusively: allocated, not the shared zero page or a page
+    another process maps too).
+#>
+function Get-PagemapCount {
+    param([Parameter(Mandatory)] [long] $Address, [Parameter(Mandatory)] [long] $Pages)
+    $stream = [IO.FileStream]::new('/proc/self/pagemap', 'Open', 'Read', 'ReadWrite', 0)
+    try {
+        $present = 0L; $exclusive = 0L
+        $buffer = [byte[]]::new(8 * [Math]::Min($Pages, 65536))
+        for ($done = 0L; $done -lt $Pages; $done += $buffer.Length / 8) {
+            $stream.Position = ([uint64] $Address / [uint64] [Environment]::SystemPageSize + $done) * 8
+            $want = [int] [Math]::Min($buffer.Length, ($Pages - $done) * 8)
+            $stream.ReadExactly($buffer, 0, $want)
+            for ($i = 0; $i -lt $want; $i += 8) {
+                $entry = [BitConverter]::ToUInt64($buffer, $i)
+                if ($entry -band (1UL -shl 63)) { $present++; if ($entry -band (1UL -shl 56)) { $exclusive++ } }
+            }
+        }
+        [pscustomobject]@{ Present = $present; Exclusive = $exclusive }
+    } finally { $stream.Dispose() }
+}
+
+<#
+.SYNOPSIS
+    A file's cached pages as util-linux fincore counts them (its own mmap and mincore), or $null
+    where fincore is missing.
+#>
+function Get-FincorePages([string] $Path) {
+    if (-not (Get-Command fincore -CommandType Application -ErrorAction Ignore)) { return $null }
+    $line = & fincore --noheadings --raw --output PAGES -- $Path
+    if ($LASTEXITCODE -ne 0) { throw "fincore $Path failed: $line" }
+    [long] "$line".Trim()
+}
+
+<#
+.SYNOPSIS
+    The tool's resident-page count of a file (Get-PageResidency -Summary) bracketed by fincore's
+    counts right before and right after it: DAMON reclaim or other work may take cold pages at any
+    moment, so the tool is right when its count lies between the two. Low/High are fincore's.
+#>
+function Get-BracketedResidency([string] $Path) {
+    $before = Get-FincorePages $Path
+    $tool = (Get-PageResidency -LiteralPath $Path -Summary).ResidentPages
+    $after = Get-FincorePages $Path
+    [pscustomobject]@{
+        Tool = $tool
+        Low  = if ($null -ne $before) { [Math]::Min($before, $after) } else { $null }
+        High = if ($null -ne $before) { [Math]::Max($before, $after) } else { $null }
+    }
+}
+
 # The TLB shootdown interrupts of every CPU together (/proc/interrupts, x86), or $null where the kernel counts none.
 function Get-TlbShootdowns {
     $line = [IO.File]::ReadAllLines('/proc/interrupts') | Where-Object { $_ -match '^\s*TLB:' } | Select-Object -First 1
@@ -437,7 +536,7 @@ function Get-Ratio([double] $Numerator, [double] $Denominator) {
 }
 
 Export-ModuleMember -Function @(
-    'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory'
+    'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory', 'Get-ExperimentProfile', 'Get-ProfileFact', 'Get-PagemapCount', 'Get-FincorePages', 'Get-BracketedResidency'
     'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-NoDirtyCountsReason'
     'Get-Python', 'Get-CCompiler', 'Invoke-Child', 'Invoke-Python', 'Start-PythonChild', 'Read-ChildLine', 'Send-ChildLine', 'Stop-Child'
     'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf'

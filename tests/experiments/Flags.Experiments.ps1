@@ -169,7 +169,8 @@ out(step='survived')
         $watch.Restart()
         $cold = New-MemoryMap $file -Populate
         $coldCall = $watch.Elapsed.TotalMilliseconds
-        $coldResident = (Get-PageResidency $cold).ResidentPages
+        $coldResidency = Get-BracketedResidency $file
+        $coldResident = $coldResidency.Tool
         Remove-MemoryMap $cold
 
         $callRatio = Get-Ratio $populateCall $plainCall
@@ -188,7 +189,9 @@ out(step='survived')
         $filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults | Should -Be 0
         $plainTouch.MinorFaults | Should -BeGreaterOrEqual 16000
         $populateCall | Should -BeGreaterThan ($plainCall * 5)
-        $coldResident | Should -Be ($size / $PageSize)
+        if ($null -ne $coldResidency.Low) { $coldResident | Should -BeIn ($coldResidency.Low..$coldResidency.High) -Because "fincore counted $($coldResidency.Low) to $($coldResidency.High) cached pages around the tool's reading" }
+        # Reclaim can take cold pages right after the call; it cannot take most of a file just read.
+        $coldResident | Should -BeGreaterThan ($size / $PageSize / 2)
     }
 
     It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'PROT_READ makes a map read-only: a write to it kills the process with SIGSEGV' } {

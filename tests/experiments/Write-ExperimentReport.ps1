@@ -80,7 +80,7 @@ function Get-Machine {
     $where = Join-Path $PSScriptRoot '../../artifacts'
     if (-not (Test-Path -LiteralPath $where)) { $where = $PSScriptRoot }
     $fs = (& findmnt -n -o FSTYPE --target $where 2>$null) ?? (& stat -f -c '%T' $where)
-    [ordered]@{
+    $facts = [ordered]@{
         'kernel'                 = "$((& uname -sr)) $((& uname -m))"
         'CPUs / memory'          = "$([Environment]::ProcessorCount) / $([Math]::Round($memory / 1GB, 1)) GiB"
         'page size'              = "$([Environment]::SystemPageSize) bytes"
@@ -90,6 +90,12 @@ function Get-Machine {
         'python3 for child processes' = [bool] (Get-Command python3 -CommandType Application -ErrorAction Ignore)
         'C compiler'             = [bool] (Get-Command cc -CommandType Application -ErrorAction Ignore)
     }
+    # The machine profile the experiments read (Get-MachineMemoryProfile): each fact, and how it was had.
+    $profileFile = Join-Path $ResultsDirectory 'profile.json'
+    if (Test-Path -LiteralPath $profileFile) {
+        foreach ($fact in @(Get-Content -Raw -LiteralPath $profileFile | ConvertFrom-Json)) { $facts[$fact.Name] = "$($fact.Value) ($($fact.How))" }
+    }
+    $facts
 }
 $machine = Get-Machine
 $when = if ($records) { ([DateTime] ($records | ForEach-Object at | Sort-Object | Select-Object -Last 1)).ToUniversalTime().ToString('yyyy-MM-dd HH:mm') + ' UTC' } else { 'no results' }

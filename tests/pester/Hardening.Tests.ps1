@@ -119,7 +119,9 @@ Describe 'Advice that loses data goes through ShouldProcess' {
                     Write-MemoryMap $map -Offset 0 -Value $marker
                     $before = Look $map
                     $asked = $false
-                    try { Set-MemoryAdvice $map $advice -ErrorAction Stop } catch { $asked = $_.FullyQualifiedErrorId -notmatch '^E[A-Z]+,' }
+                    # A runspace without a user interface cannot answer ShouldProcess: the confirmation itself fails with
+                    # HostFunctionNotImplemented (a HostException); any other error is the advice's own.
+                    try { Set-MemoryAdvice $map $advice -ErrorAction Stop } catch { $asked = $_.FullyQualifiedErrorId -like 'HostFunctionNotImplemented,*' -and $_.Exception -is [System.Management.Automation.Host.HostException] }
                     $unconfirmed = Look $map
                     Set-MemoryAdvice $map $advice -WhatIf
                     $whatIf = Look $map

@@ -17,7 +17,9 @@ AfterAll { Remove-SessionMaps }
 
 Describe 'Manifest and layout' {
     It 'exports its cmdlets explicitly and nothing else' {
-        $Manifest.CmdletsToExport.Count | Should -Be 13
+        # Every cmdlet class the dll defines, and no other name.
+        $defined = @([MmapTools.PowerShell.MmapCmdlet].Assembly.GetExportedTypes() | Where-Object { $_.IsSubclassOf([System.Management.Automation.Cmdlet]) -and -not $_.IsAbstract })
+        $Manifest.CmdletsToExport.Count | Should -Be $defined.Count
         $Manifest.FunctionsToExport | Should -BeNullOrEmpty
         $Manifest.AliasesToExport | Should -BeNullOrEmpty
         $Manifest.VariablesToExport | Should -BeNullOrEmpty
@@ -25,9 +27,9 @@ Describe 'Manifest and layout' {
         (Get-Module MmapTools).ExportedFunctions.Count | Should -Be 0
     }
 
-    It 'is for PowerShell 7.4+ Core on Linux' {
+    It 'is for PowerShell 7.5+ Core on Linux, the lowest version tested' {
         $Manifest.CompatiblePSEditions | Should -Be @('Core')
-        $Manifest.PowerShellVersion | Should -Be '7.4'
+        $Manifest.PowerShellVersion | Should -Be '7.5'
         $Manifest.PrivateData.PSData.Tags | Should -Contain 'Linux'
     }
 
@@ -96,7 +98,8 @@ Describe 'Help' {
         $about = Get-Help about_MmapTools | Out-String
         $about | Should -Match 'about_MmapTools'
         foreach ($id in 'PathNotFound', 'NotAFileSystemPath', 'NotMappable', 'EmptyFile', 'OffsetOutOfRange', 'LengthOutOfRange',
-            'SizeOutOfRange', 'MapRemoved', 'MapNotFound', 'AddressInUse', 'AccessDenied', 'PageUnavailable', 'HugePagesUnavailable', 'ProcessNotFound') {
+            'SizeOutOfRange', 'MapRemoved', 'MapNotFound', 'AddressInUse', 'AccessDenied', 'PageUnavailable', 'HugePagesUnavailable', 'ProcessNotFound',
+            'NoMemoryCgroup', 'InvalidSnapshot') {
             $about | Should -Match $id
         }
     }
@@ -126,13 +129,14 @@ Describe 'Help' {
 Describe 'Views' {
     BeforeAll {
         $script:File = New-TestFile (Join-Path $TestDrive 'view.bin') 256KB
-        # The first half resident: read through a map without readahead (Random).
+        # The first half resident and locked there, so that reclaim (DAMON) cannot take a page while
+        # the views are drawn: faulted in through a map of that half without readahead (Random).
         Set-MemoryAdvice -Path $File -Evict
-        $map = New-MemoryMap $File
-        Set-MemoryAdvice $map Random
-        Set-MemoryAdvice $map PopulateRead -Length 128KB
-        Remove-MemoryMap $map
+        $script:HalfLock = New-MemoryMap $File -Length 128KB
+        Set-MemoryAdvice $HalfLock Random
+        $HalfLock.Lock()
     }
+    AfterAll { Remove-MemoryMap $HalfLock }
 
     It 'shows maps as a table: id, kind, size, access, private or shared, path' {
         $map = New-MemoryMap $File
@@ -145,6 +149,7 @@ Describe 'Views' {
 
     It 'shows residency as a table with a bar per file' {
         $text = Get-PageResidency $File | Out-String -Width 160
+        Get-FileMincoreCount $File | Should -Be 32
         $text | Should -Match 'Resident\s+%\s+Residency'
         $text | Should -Match '32/64'
         $text | Should -Match '\[#{12}\.{12}\]'
@@ -167,7 +172,8 @@ Describe 'Views' {
         $views = [xml] (Get-Content -Raw -LiteralPath (Join-Path $ModuleDir 'MmapTools.format.ps1xml'))
         $types = $views.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName
         foreach ($type in 'MmapTools.MemoryMap', 'MmapTools.PageResidency', 'MmapTools.PowerShell.ResidencySummary', 'MmapTools.SyncResult',
-            'MmapTools.MemoryRegion', 'MmapTools.FaultMeasurement', 'MmapTools.PowerShell.AdviceResult') {
+            'MmapTools.MemoryRegion', 'MmapTools.FaultMeasurement', 'MmapTools.PowerShell.AdviceResult',
+            'MmapTools.CachedFile', 'MmapTools.CgroupPageCache', 'MmapTools.CacheSnapshotSummary', 'MmapTools.CacheRestoreResult', 'MmapTools.PageCacheSample') {
             $types | Should -Contain $type
             $types | Should -Contain "Deserialized.$type"
         }

@@ -22,7 +22,9 @@ AfterAll { Remove-SessionMaps }
 Describe 'Get-PageResidency of files' {
     It 'returns a PageResidency with counts, runs and the source that answered (Path set)' {
         Set-MemoryAdvice -Path $Big -Warm
+        Get-FileMincoreCount $Big | Should -Be 256
         $r = Get-PageResidency -Path $Big
+        Assert-KernelAgrees 'resident pages' { Get-FileMincoreCount $Big } { (Get-PageResidency -Path $Big).ResidentPages }
         $r | Should -BeOfType ([MmapTools.PageResidency])
         $r.Path | Should -Be $Big
         $r.TotalPages | Should -Be 256
@@ -33,8 +35,10 @@ Describe 'Get-PageResidency of files' {
     }
 
     It 'carries dirty, writeback and evicted counts where cachestat answers' {
+        if (-not (Test-Cachestat $Big)) { Set-ItResult -Skipped -Because "this kernel ($(Get-KernelVersion)) has no cachestat system call (ENOSYS; Linux 6.5+)"; return }
         $r = Get-PageResidency $Big -Detail Summary
-        if ($r.Source -ne 'Cachestat') { Set-ItResult -Skipped -Because 'this kernel has no cachestat' }
+        $r.Source | Should -Be 'Cachestat'
+        Assert-KernelAgrees 'dirty pages' { Get-CachestatDirty $Big } { (Get-PageResidency $Big -Detail Summary).DirtyPages }
         $r.DirtyPages | Should -Not -BeNullOrEmpty
         $r.WritebackPages | Should -Not -BeNullOrEmpty
         $r.EvictedPages | Should -Not -BeNullOrEmpty
@@ -69,10 +73,12 @@ Describe 'Get-PageResidency of files' {
 
     It 'shows pages leaving and coming back: evict, then read one page through a map' {
         Set-MemoryAdvice -Path $Big -Evict
+        Get-FileMincoreCount $Big | Should -Be 0
         (Get-PageResidency $Big).ResidentPages | Should -Be 0
         $map = New-MemoryMap $Big
         Set-MemoryAdvice $map Random
         $null = Read-MemoryMap $map -Offset (10 * $PageSize) -Length 1
+        (Get-FileMincore $Big)[10] | Should -BeTrue
         $r = Get-PageResidency $Big -Detail Bitmap
         $r.ResidentPages | Should -BeGreaterOrEqual 1
         $r.Bitmap[10] | Should -BeTrue
@@ -83,6 +89,7 @@ Describe 'Get-PageResidency of files' {
     It 'takes a literal path and a range (LiteralPath set)' {
         Set-MemoryAdvice -Path $Big -Warm
         $r = Get-PageResidency -LiteralPath $Big -Offset 4096 -Length 8192
+        Get-FileMincoreCount $Big 4096 8192 | Should -Be 2
         $r.TotalPages | Should -Be 2
         $r.ResidentPages | Should -Be 2
         $r.Offset | Should -Be 4096
@@ -143,6 +150,8 @@ Describe 'Get-PageResidency of directories' {
         Set-MemoryAdvice -Path $Big -Evict
         Get-ChildItem $Tree -Recurse -File -Exclude big.bin, link.bin, fifo | Set-MemoryAdvice -Warm
         $s = Get-PageResidency $Tree -Recurse -Summary
+        $files = Get-ChildItem $Tree -Recurse -File -Exclude link.bin, fifo | Where-Object Length -gt 0
+        Assert-KernelAgrees 'resident pages of the tree' { ($files | ForEach-Object { Get-FileMincoreCount $_.FullName } | Measure-Object -Sum).Sum } { (Get-PageResidency $Tree -Recurse -Summary).ResidentPages }
         $s | Should -BeOfType ([MmapTools.PowerShell.ResidencySummary])
         $s.Files | Should -Be 5
         $s.Directories | Should -Be 3
@@ -256,21 +265,56 @@ Describe 'Get-PageResidency walking options' {
         $records | ForEach-Object { $_.FullyQualifiedErrorId | Should -Be "PathNotFound,$Cmd" }
     }
 
-    It 'shows a progress bar on a walk that takes longer than a second' {
-        $ps = [powershell]::Create()
-        try {
-            $null = $ps.AddScript({
-                param($Manifest, $Dir)
-                Import-Module $Manifest
-                $ProgressPreference = 'Continue'
-                Get-PageResidency $Dir -Recurse | ForEach-Object { Start-Sleep -Milliseconds 600 }
-            }).AddArgument($ModuleManifest).AddArgument($Walk)
-            $null = $ps.Invoke()
-            $progress = @($ps.Streams.Progress | Where-Object Activity -eq 'Get-PageResidency')
-            $progress.Count | Should -BeGreaterThan 1
-            $progress[0].StatusDescription | Should -Match '\d+ files in \d+ directories'
-            $progress[-1].RecordType | Should -Be 'Completed'
-        } finally { $ps.Dispose() }
+    It 'shows a progress bar on a walk that takes longer than a second, and none on a shorter one' {
+        # The walk's clock is one the test advances by $Step at each file it receives, so the walk
+        # takes as long as the test says without sleeping.
+        if (-not ('MmapToolsTests.ManualClock' -as [type])) {
+            Add-Type -TypeDefinition @'
+using System;
+
+namespace MmapToolsTests
+{
+    public sealed class ManualClock : TimeProvider
+    {
+        private long _now;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => _now;
+        public void Advance(TimeSpan by) => _now += by.Ticks;
+    }
+}
+'@
+        }
+        $clockProperty = [MmapTools.PowerShell.GetPageResidencyCommand].GetProperty('Clock', [Reflection.BindingFlags] 'NonPublic, Static')
+        $walkProgress = {
+            param([TimeSpan] $Step)
+            $clock = [MmapToolsTests.ManualClock]::new()
+            $clockProperty.SetValue($null, $clock)
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                        param($Manifest, $Dir, $Clock, $Step)
+                        Import-Module $Manifest
+                        $ProgressPreference = 'Continue'
+                        Get-PageResidency $Dir -Recurse | ForEach-Object { $Clock.Advance($Step) }
+                    }).AddArgument($ModuleManifest).AddArgument($Walk).AddArgument($clock).AddArgument($Step)
+                $null = $ps.Invoke()
+                $ps.HadErrors | Should -BeFalse
+                , @($ps.Streams.Progress | Where-Object Activity -eq 'Get-PageResidency')
+            } finally {
+                $ps.Dispose()
+                $clockProperty.SetValue($null, [TimeProvider]::System)
+            }
+        }
+        $files = @(Get-PageResidency $Walk -Recurse).Count
+        $files | Should -BeGreaterThan 2
+
+        $progress = & $walkProgress ([TimeSpan]::FromSeconds(1))
+        $progress.Count | Should -BeGreaterThan 1
+        $progress[0].StatusDescription | Should -Match '\d+ files in \d+ directories'
+        $progress[-1].RecordType | Should -Be 'Completed'
+
+        # The whole walk within a second: no bar, and so no Completed record either.
+        & $walkProgress ([TimeSpan]::FromSeconds(1) / ($files + 1)) | Should -BeNullOrEmpty
     }
 
     It '<Case> gives <ErrorId>' -TestCases @(
@@ -290,6 +334,7 @@ Describe 'Get-PageResidency of maps' {
         $heap = New-MemoryMap -Anonymous -Size 64KB
         Write-MemoryMap $heap -Offset 0 -Value ([byte[]]::new(8KB))
         $r = $heap | Get-PageResidency
+        Get-MincoreCount $heap.Address 64KB | Should -Be $r.ResidentPages
         $r.TotalPages | Should -Be 16
         $r.ResidentPages | Should -Be 2
         $r.ResidentRuns[0].PageCount | Should -Be 2

@@ -10,6 +10,8 @@ $script:ModuleManifest = (Resolve-Path -LiteralPath $script:ModuleManifest).Path
 Import-Module $script:ModuleManifest -Force -ErrorAction Stop
 $script:PageSize = [MmapTools.MemoryMap]::PageSize
 $script:IsRoot = (& id -u) -eq '0'
+# The kernel's own readings (fincore, raw mincore and cachestat, smaps) that the tests compare with.
+Import-Module (Join-Path $PSScriptRoot 'KernelOracle.psm1') -Force -ErrorAction Stop
 
 # A file of $Size bytes filled with a pattern (byte i is i % 251), flushed to disk so that it can be evicted.
 function New-TestFile([string] $Path, [long] $Size = 64KB) {

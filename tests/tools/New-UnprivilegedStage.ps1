@@ -17,12 +17,21 @@
 
     Returns Launcher (the command that starts pwsh as nobody, to which pwsh's own arguments are
     added), Runner, PesterManifest, Files and Results (a folder nobody may write).
+
+    tests/tools/Matrix.ps1 stages the experiments too (-TestFolder), with the folder they write
+    their scratch files to (-WritableFolder) and where their results go (-Environment).
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $Stage,
     [Parameter(Mandatory)] [string] $PesterManifest,
-    [Parameter(Mandatory)] [string] $ModuleDirectory
+    [Parameter(Mandatory)] [string] $ModuleDirectory,
+    # Folders of the repository to copy, at the same place in the stage.
+    [string[]] $TestFolder = @('tests/pester'),
+    # Folders of the stage that nobody may write, besides its HOME, TMPDIR and results.
+    [string[]] $WritableFolder = @(),
+    # Environment variables for the runs, besides those every run gets.
+    [hashtable] $Environment = @{}
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -32,16 +41,17 @@ $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 $null = New-Item -ItemType Directory -Force -Path $Stage
 Copy-Item -LiteralPath $PSHOME -Destination (Join-Path $Stage 'pwsh') -Recurse
 Copy-Item -LiteralPath (Split-Path -Parent $PesterManifest) -Destination (Join-Path $Stage 'Pester') -Recurse
-$null = New-Item -ItemType Directory -Path (Join-Path $Stage 'artifacts/module'), (Join-Path $Stage 'tests/tools'), (Join-Path $Stage 'home'), (Join-Path $Stage 'tmp'), (Join-Path $Stage 'results')
+$writable = @('home', 'tmp', 'results') + $WritableFolder | ForEach-Object { Join-Path $Stage $_ }
+$null = New-Item -ItemType Directory -Force -Path (@((Join-Path $Stage 'artifacts/module'), (Join-Path $Stage 'tests/tools')) + $writable)
 Copy-Item -LiteralPath $ModuleDirectory -Destination (Join-Path $Stage 'artifacts/module') -Recurse
-Copy-Item -LiteralPath (Join-Path $root 'tests/pester') -Destination (Join-Path $Stage 'tests') -Recurse
+foreach ($folder in $TestFolder) { Copy-Item -LiteralPath (Join-Path $root $folder) -Destination (Join-Path $Stage (Split-Path -Parent $folder)) -Recurse }
 Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'Invoke-PesterRun.ps1') -Destination (Join-Path $Stage 'tests/tools')
 $rootOwned = Join-Path $Stage 'root-owned.bin'
 [IO.File]::WriteAllBytes($rootOwned, [byte[]]::new(64KB))
 & chmod 0755 $Stage
 & chmod -R a+rX,go-w $Stage
 & chmod 0644 $rootOwned
-& chown -R 65534:65534 (Join-Path $Stage 'home') (Join-Path $Stage 'tmp') (Join-Path $Stage 'results')
+& chown -R 65534:65534 @writable
 & setpriv --reuid=65534 --regid=65534 --clear-groups test -r $rootOwned
 if ($LASTEXITCODE -ne 0) { throw "nobody cannot reach ${Stage}: a directory above it is closed to other users" }
 
@@ -49,7 +59,7 @@ $dotnet = [Environment]::ProcessPath
 [pscustomobject]@{
     Launcher       = @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', "PATH=$env:PATH", 'LANG=C.UTF-8',
         "HOME=$Stage/home", "TMPDIR=$Stage/tmp", "DOTNET_ROOT=$(Split-Path -Parent $dotnet)", 'DOTNET_CLI_TELEMETRY_OPTOUT=1',
-        "MMAPTOOLS_ROOT_OWNED_FILE=$rootOwned", $dotnet, (Join-Path $Stage 'pwsh/pwsh.dll'))
+        "MMAPTOOLS_ROOT_OWNED_FILE=$rootOwned") + @($Environment.Keys | ForEach-Object { "$_=$($Environment[$_])" }) + @($dotnet, (Join-Path $Stage 'pwsh/pwsh.dll'))
     Runner         = Join-Path $Stage 'tests/tools/Invoke-PesterRun.ps1'
     PesterManifest = Join-Path $Stage "Pester/$(Split-Path -Leaf $PesterManifest)"
     Files          = @(Get-ChildItem -Path (Join-Path $Stage 'tests/pester/*.Tests.ps1') -File).FullName

@@ -120,6 +120,14 @@ internal static class FailureHints
         _ => null,
     };
 
+    /// <summary>fsync of a map's file, or of the directory that holds its name (<paramref name="directory"/>).</summary>
+    public static string? Fsync(string? directory, int errno) => errno switch
+    {
+        Errno.EIO => $"The kernel could not write {(directory is null ? "the file" : $"the directory '{directory}'")} back: the device reported an I/O error.",
+        Errno.ENOSPC => "The file system is full; the file's metadata could not be written.",
+        _ => directory is null ? null : $"The directory '{directory}' could not be synced.",
+    };
+
     public static string? Mprotect(MapAccess access, int errno) => errno switch
     {
         Errno.EACCES => $"The file was opened without the rights for {access} (a shared map opened read-only cannot be made writable).",

@@ -18,7 +18,7 @@ Mistakes give an error with a stable ErrorId instead of a crash: PathNotFound, N
         Size             = 'The size in bytes: of the file with -Create, of the memory with -Anonymous, -SharedMemoryName or -Memfd. It must be more than 0 (SizeOutOfRange). PowerShell suffixes work: 64KB, 16MB, 1GB.'
         Anonymous        = 'Maps zero-filled memory that no file backs (MAP_ANONYMOUS). It is private to this process unless -Shared is given.'
         Shared           = 'With -Anonymous, maps MAP_SHARED instead of MAP_PRIVATE: child processes made by fork then share the pages instead of copying them.'
-        SharedMemoryName = 'The name of POSIX shared memory (shm_open), one word without a slash; it is created when missing and grown to -Size when smaller. Any process that opens the same name sees the same pages. The name lives in /dev/shm until it is removed (Remove-Item /dev/shm/NAME); tab completion offers the names that exist.'
+        SharedMemoryName = 'The name of POSIX shared memory (shm_open), one word without a slash; it is created when missing and grown to -Size when smaller. Any process that opens the same name sees the same pages. The name lives in /dev/shm until it is removed (Remove-SharedMemory NAME); tab completion offers the names that exist.'
         Memfd            = 'Maps a memfd (memfd_create): a file with no name in any directory, gone once no map or descriptor refers to it. Its DescriptorPath lets another process open it while the map lives.'
         Name             = 'The name of a memfd (required with -Memfd), or of an anonymous map as shown in /proc/PID/maps as [anon:NAME] (private anonymous maps on kernels with CONFIG_ANON_VMA_NAME; elsewhere the error NotSupported).'
         Access           = 'The protection of the pages: None, Read, Write, Execute or a combination such as ReadWrite (PROT_* flags). File and shared memory maps default to Read (ReadWrite with -Create, -SharedMemoryName and -Memfd), anonymous maps to ReadWrite. Execute is never granted unless asked for. A shared writable map of a file this user may not write gives AccessDenied: map it -Private instead.'
@@ -82,9 +82,9 @@ $shm = New-MemoryMap -SharedMemoryName mmaptools-example -Size 1MB
 Write-MemoryMap $shm -Offset 0 -Text 'hello from PowerShell'
 Test-Path /dev/shm/mmaptools-example
 Remove-MemoryMap $shm
-Remove-Item /dev/shm/mmaptools-example
+Remove-SharedMemory mmaptools-example
 '@
-            Remarks = 'Any process that opens the shared memory named mmaptools-example (shm_open, or New-MemoryMap -SharedMemoryName in another PowerShell) sees the same bytes. The name stays in /dev/shm after the map is removed, until it is deleted.'
+            Remarks = 'Any process that opens the shared memory named mmaptools-example (shm_open, or New-MemoryMap -SharedMemoryName in another PowerShell) sees the same bytes. The name stays in /dev/shm after the map is removed, until Remove-SharedMemory removes it.'
         }
         @{
             Title   = 'Map every log file of a directory from the pipeline'

@@ -36,7 +36,7 @@ $shm = New-MemoryMap -SharedMemoryName mmaptools-read-example -Size 4KB
 Write-MemoryMap $shm -Offset 100 -Text 'héllo'
 Read-MemoryMap $shm -Offset 100 -Length 6 -AsText
 Remove-MemoryMap $shm
-Remove-Item /dev/shm/mmaptools-read-example
+Remove-SharedMemory mmaptools-read-example
 '@
             Remarks = 'héllo is six bytes in UTF-8 (é takes two), so -Length 6 reads it whole.'
         }
