@@ -29,13 +29,14 @@ public class ProcessAdviceTests(ITestOutputHelper output)
         long advised = ProcessAdvice.Advise(child.Id, address, length, MemoryAdvice.PageOut);
 
         long after = KernelOracle.FincorePages(path);
-        ulong cachedAfter = Kernel.Cachestat(path, 0, length).Cached;
+        // Null where the kernel has no cachestat (6.5+); fincore is the reading then.
+        ulong? cachedAfter = KernelOracle.Cachestat(path, 0, length, out _)?.Cache;
         long mappedAfter = PresentPages(child.RawPagemap(address, pages));
         output.WriteLine($"PageOut advised {advised} bytes; page cache {before} -> {after} pages (cachestat {cachedAfter}); mapped in the child {mappedBefore} -> {mappedAfter}");
         Assert.Equal(length, advised);
         Assert.True(before > 0, "The child read the whole file, yet none of it was in the page cache before the advice.");
         Assert.Equal(0, after);
-        Assert.Equal(0UL, cachedAfter);
+        if (cachedAfter is not null) Assert.Equal(0UL, cachedAfter);
         Assert.Equal(0, mappedAfter);
 
         ProcessAdvice.Advise(child.Id, address, length, MemoryAdvice.WillNeed);
