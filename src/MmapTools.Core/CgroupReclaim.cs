@@ -33,34 +33,8 @@ public static class CgroupReclaim
     /// <summary>The folder of the memory cgroup of a process and its version, from /proc/PID/cgroup and /proc/self/mountinfo.</summary>
     public static (string Path, int Version) Find(int processId)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
-        string[] lines;
-        try
-        {
-            lines = File.ReadAllLines($"/proc/{processId}/cgroup");
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ArgumentException($"No process has id {processId}.", nameof(processId), e);
-        }
-        var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')).ToArray();
-        foreach (string line in lines)
-        {
-            string[] parts = line.Split(':', 3);
-            if (parts.Length == 3 && parts[1].Split(',').Contains("memory")
-                && mounts.FirstOrDefault(m => m.Length > 9 && m[^3] == "cgroup" && m[^1].Split(',').Contains("memory")) is { } v1)
-                return (v1[4] + parts[2], 1);
-        }
-        foreach (string line in lines)
-        {
-            string[] parts = line.Split(':', 3);
-            if (parts.Length == 3 && parts[0] == "0" && mounts.FirstOrDefault(m => m.Length > 9 && m[^3] == "cgroup2") is { } v2)
-            {
-                string path = v2[4] + parts[2];
-                if (File.Exists(System.IO.Path.Combine(path, "memory.current"))) return (path, 2);
-            }
-        }
-        throw new NotSupportedException($"Process {processId} is in no memory cgroup: neither a v1 memory hierarchy nor a v2 one with the memory controller is mounted.");
+        var (directory, version, _) = CgroupMemory.FindForProcess(processId);
+        return (directory, version);
     }
 
     /// <summary>
