@@ -54,6 +54,16 @@ public static class CgroupMemory
     /// </summary>
     public static CgroupPageCache GetForProcess(int processId)
     {
+        var (directory, version, cgroup) = FindForProcess(processId);
+        return Read(directory, version, cgroup);
+    }
+
+    /// <summary>
+    /// Where the memory cgroup of a process is: its directory in this mount namespace, the cgroup
+    /// version, and its path within the hierarchy (from /proc/PID/cgroup and /proc/self/mountinfo).
+    /// </summary>
+    internal static (string Directory, int Version, string Cgroup) FindForProcess(int processId)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
         string[] lines;
         try
@@ -69,8 +79,7 @@ public static class CgroupMemory
         var mount = FindMount(File.ReadLines("/proc/self/mountinfo"), version)
             ?? throw new MemoryMapException("NoMemoryCgroup", $"The cgroup v{version} memory controller is not mounted in this mount namespace.");
         string relative = cgroup.StartsWith(mount.Root, StringComparison.Ordinal) ? cgroup[mount.Root.Length..] : cgroup;
-        string directory = System.IO.Path.Join(mount.MountPoint, relative.TrimStart('/'));
-        return Read(directory, version, cgroup);
+        return (System.IO.Path.Join(mount.MountPoint, relative.TrimStart('/')), version, cgroup);
     }
 
     /// <summary>The cgroup at a directory of a cgroup file system (v1 memory controller or v2).</summary>

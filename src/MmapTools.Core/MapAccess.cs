@@ -44,4 +44,6 @@ public enum ResidencySource
     Cachestat,
     /// <summary>mincore(2) over a mapping: one bit a page.</summary>
     Mincore,
+    /// <summary>A process's page table (/proc/PID/pagemap): one state a page.</summary>
+    Pagemap,
 }

@@ -1,5 +1,7 @@
+using System.Buffers.Text;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using MmapTools.Interop;
 
 namespace MmapTools;
@@ -78,10 +80,10 @@ public static class ProcessMemory
         int pid = processId ?? Environment.ProcessId;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid, nameof(processId));
         string path = $"/proc/{pid}/smaps";
-        string[] lines;
+        byte[] smaps;
         try
         {
-            lines = File.ReadAllLines(path);
+            smaps = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -91,35 +93,31 @@ public static class ProcessMemory
         {
             throw new MemoryMapException("EACCES", $"This user may not read the mappings of process {pid} ({path}).", e);
         }
-        return Parse(pid, lines);
+        return Parse(pid, smaps);
     }
 
-    internal static IReadOnlyList<MemoryRegion> Parse(int pid, IEnumerable<string> lines)
+    /// <summary>
+    /// Parses smaps as the kernel writes it (UTF-8), a line at a time over the bytes: a process with a
+    /// thousand mappings has some 28,000 lines, and a string each would cost more than the read.
+    /// </summary>
+    internal static IReadOnlyList<MemoryRegion> Parse(int pid, ReadOnlySpan<byte> smaps)
     {
         var regions = new List<MemoryRegion>();
-        string[]? header = null;
-        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        MemoryRegion? header = null;
+        Span<long> sizes = stackalloc long[SizeKeys.Length];
         bool? thp = null;
         IReadOnlyList<string> flags = [];
 
-        void Flush()
+        void Flush(Span<long> sizes)
         {
             if (header is null) return;
-            string[] span = header[0].Split('-');
-            long Size(string key) => sizes.TryGetValue(key, out long kb) ? kb * 1024 : 0;
             regions.Add(new MemoryRegion
             {
-                ProcessId = pid,
-                Start = ulong.Parse(span[0], NumberStyles.HexNumber),
-                End = ulong.Parse(span[1], NumberStyles.HexNumber),
-                Permissions = header[1],
-                Offset = long.Parse(header[2], NumberStyles.HexNumber),
-                Device = header[3],
-                Inode = long.Parse(header[4], CultureInfo.InvariantCulture),
-                Path = header.Length > 5 ? header[5] : null,
-                Rss = Size("Rss"), Pss = Size("Pss"), SharedClean = Size("Shared_Clean"), SharedDirty = Size("Shared_Dirty"),
-                PrivateClean = Size("Private_Clean"), PrivateDirty = Size("Private_Dirty"), Referenced = Size("Referenced"),
-                Anonymous = Size("Anonymous"), AnonHugePages = Size("AnonHugePages"), Swap = Size("Swap"), Locked = Size("Locked"),
+                ProcessId = pid, Start = header.Start, End = header.End, Permissions = header.Permissions, Offset = header.Offset,
+                Device = header.Device, Inode = header.Inode, Path = header.Path,
+                Rss = sizes[0], Pss = sizes[1], SharedClean = sizes[2], SharedDirty = sizes[3],
+                PrivateClean = sizes[4], PrivateDirty = sizes[5], Referenced = sizes[6],
+                Anonymous = sizes[7], AnonHugePages = sizes[8], Swap = sizes[9], Locked = sizes[10],
                 ThpEligible = thp, VmFlags = flags,
             });
             sizes.Clear();
@@ -127,27 +125,76 @@ public static class ProcessMemory
             flags = [];
         }
 
-        foreach (string line in lines)
+        while (!smaps.IsEmpty)
         {
-            int colon = line.IndexOf(':');
-            bool isField = colon > 0 && line.IndexOf(' ') is var space && (space < 0 || colon < space);
-            if (!isField)
+            int newline = smaps.IndexOf((byte)'\n');
+            var line = newline < 0 ? smaps : smaps[..newline];
+            smaps = newline < 0 ? default : smaps[(newline + 1)..];
+            if (line.IsEmpty) continue;
+            int colon = line.IndexOf((byte)':');
+            int space = line.IndexOf((byte)' ');
+            if (colon <= 0 || (space >= 0 && space < colon))
             {
-                Flush();
-                // start-end perms offset dev inode [path, which may hold spaces]
-                string[] parts = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length == 6) parts[5] = parts[5].Trim();
-                header = parts;
+                Flush(sizes);
+                header = Header(pid, line);
                 continue;
             }
-            string key = line[..colon];
-            string value = line[(colon + 1)..].Trim();
-            if (key == "VmFlags") flags = value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            else if (key == "THPeligible") thp = value == "1";
-            else if (value.EndsWith(" kB", StringComparison.Ordinal) && long.TryParse(value[..^3], CultureInfo.InvariantCulture, out long kb)) sizes[key] = kb;
+            var key = line[..colon];
+            var value = line[(colon + 1)..].Trim((byte)' ');
+            if (key.SequenceEqual("VmFlags"u8)) flags = Encoding.ASCII.GetString(value).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            else if (key.SequenceEqual("THPeligible"u8)) thp = value.SequenceEqual("1"u8);
+            else if (value.EndsWith(" kB"u8) && IndexOfSizeKey(key) is var index && index >= 0
+                && Utf8Parser.TryParse(value[..^3], out long kb, out int used) && used == value.Length - 3)
+                sizes[index] = kb * 1024;
         }
-        Flush();
+        Flush(sizes);
         return regions;
+    }
+
+    // The smaps sizes a region keeps, in the order of Parse's sizes; the other fields are skipped unparsed.
+    private static readonly byte[][] SizeKeys =
+        [.. new[] { "Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Referenced", "Anonymous", "AnonHugePages", "Swap", "Locked" }
+            .Select(Encoding.ASCII.GetBytes)];
+
+    private static int IndexOfSizeKey(ReadOnlySpan<byte> key)
+    {
+        for (int i = 0; i < SizeKeys.Length; i++) if (key.SequenceEqual(SizeKeys[i])) return i;
+        return -1;
+    }
+
+    // start-end perms offset dev inode [path, which may hold spaces]; a region without sizes yet.
+    private static MemoryRegion Header(int pid, ReadOnlySpan<byte> line)
+    {
+        ReadOnlySpan<byte> Next(ref ReadOnlySpan<byte> rest)
+        {
+            rest = rest.TrimStart((byte)' ');
+            int end = rest.IndexOf((byte)' ');
+            var word = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? default : rest[end..];
+            return word;
+        }
+        static ulong Hex(ReadOnlySpan<byte> text) =>
+            Utf8Parser.TryParse(text, out ulong value, out int used, 'x') && used == text.Length ? value
+            : throw new FormatException($"'{Encoding.UTF8.GetString(text)}' is not a hexadecimal number.");
+
+        var rest = line;
+        var span = Next(ref rest);
+        int dash = span.IndexOf((byte)'-');
+        if (dash < 0) throw new FormatException($"'{Encoding.UTF8.GetString(line)}' is not an smaps mapping line.");
+        var permissions = Next(ref rest);
+        var offset = Next(ref rest);
+        var device = Next(ref rest);
+        var inode = Next(ref rest);
+        var path = rest.Trim((byte)' ');
+        return new MemoryRegion
+        {
+            ProcessId = pid, Start = Hex(span[..dash]), End = Hex(span[(dash + 1)..]),
+            Permissions = Encoding.ASCII.GetString(permissions), Offset = (long)Hex(offset),
+            Device = Encoding.ASCII.GetString(device),
+            Inode = Utf8Parser.TryParse(inode, out long number, out int used) && used == inode.Length ? number
+                : throw new FormatException($"'{Encoding.UTF8.GetString(inode)}' is not an inode number."),
+            Path = path.IsEmpty ? null : Encoding.UTF8.GetString(path),
+        };
     }
 
     /// <summary>The fault counters now.</summary>

@@ -11,12 +11,13 @@ namespace MmapTools.PowerShell;
 /// where it found pages missing, or evicted. Advice that can lose data (Free,
 /// Remove, DontNeed on a private map) asks first: ConfirmImpact is High, so -WhatIf and -Confirm
 /// work and -Confirm:$false skips the question. Harmless advice never asks unless -WhatIf or
-/// -Confirm is given. -PassThru reports the residency before and after.
+/// -Confirm is given. -PassThru reports the residency before and after. -Region advises another
+/// process's mapping through process_madvise (SetMemoryAdviceCommand.Process.cs).
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "MemoryAdvice", DefaultParameterSetName = MapSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(AdviceResult))]
 [OutputType(typeof(MemoryMap))]
-public sealed class SetMemoryAdviceCommand : RangeCmdlet
+public sealed partial class SetMemoryAdviceCommand : RangeCmdlet
 {
     private const string MapSet = "Map";
     private const string PathAdviceSet = "PathFileAdvice", LiteralPathAdviceSet = "LiteralPathFileAdvice";
@@ -30,6 +31,7 @@ public sealed class SetMemoryAdviceCommand : RangeCmdlet
     public MemoryMap[] Map { get; set; } = [];
 
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = MapSet)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = RegionSet)]
     public MemoryAdvice Advice { get; set; }
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathAdviceSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -78,6 +80,11 @@ public sealed class SetMemoryAdviceCommand : RangeCmdlet
         if (ParameterSetName == MapSet)
         {
             foreach (var map in Map) AdviseMap(map);
+            return;
+        }
+        if (ParameterSetName == RegionSet)
+        {
+            foreach (var region in Region) AdviseRegion(region);
             return;
         }
         if (ParameterSetName is ResidencyWarmSet or ResidencyEvictSet)

@@ -96,7 +96,7 @@ public sealed class ProcessMemoryTests : IDisposable
             "Rss:                   0 kB",
         ];
 
-        var regions = ProcessMemory.Parse(42, smaps);
+        var regions = ProcessMemory.Parse(42, System.Text.Encoding.UTF8.GetBytes(string.Join('\n', smaps)));
 
         Assert.Equal(3, regions.Count);
         var file = regions[0];

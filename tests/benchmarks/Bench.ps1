@@ -478,6 +478,10 @@ if (-not $SkipLargeTree) {
         $walk.Files, ($walk.ElapsedMs / 1000), $large.BaselineMiB, $large.FirstSampleMiB, $large.LastSampleMiB, $large.PeakMiB)
 }
 
+# Another process's pages: per-page state beside raw pagemap reads, a working-set sample beside smaps.
+. (Join-Path $PSScriptRoot 'ProcessPages.Bench.ps1')
+foreach ($row in Measure-ProcessPages -Native $Native -Rounds $Rounds) { Add-Row @row }
+
 # ---------------------------------------------------------------- report
 
 $loadAfter = Get-LoadAverage

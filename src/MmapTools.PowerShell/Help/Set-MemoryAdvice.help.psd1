@@ -11,7 +11,9 @@ A PageResidency piped from Get-PageResidency binds to -Residency: with -Warm onl
 
 Advice that can lose data asks first: Free and Remove always, DontNeed on a private or anonymous map (its pages read back as the file's content or zeros). The cmdlet's ConfirmImpact is High, so PowerShell asks by default; -Confirm:$false skips the question and -WhatIf shows what would be done. Harmless advice runs without asking, unless -WhatIf or -Confirm is given.
 
-With -PassThru it returns the residency of the range before and after, so the effect shows.
+With -Region, mappings of another process (from Get-MemoryMap -ProcessId) get advice through pidfd_open and process_madvise (Linux 5.10+): Cold, PageOut, WillNeed or Collapse, the advice the kernel takes from another process. PageOut and Collapse ask first when -Confirm or $ConfirmPreference Medium says so: the process faults the pages back as it needs them. It needs ptrace read access to the process and CAP_SYS_NICE; the error (AccessDenied) names the one missing.
+
+With -PassThru it returns the residency of the range before and after, so the effect shows (for -Region, the present pages from the process's page table).
 '@
     Parameters  = @{
         Map         = 'The maps to advise, as New-MemoryMap returns them. Maps piped to Set-MemoryAdvice bind here.'
@@ -23,7 +25,8 @@ With -PassThru it returns the residency of the range before and after, so the ef
         Warm        = 'Reads the files'' range into the page cache and returns when it is there (MADV_POPULATE_READ a window at a time, or reading), as vmtouch -t does. With -Residency, only the pages the residency found missing.'
         Residency   = 'Residencies of files, as Get-PageResidency returns them; residencies piped in bind here. With -Warm, only the pages each one found missing are brought in (its whole range when it has no runs); with -Evict, its range is evicted. The range is the residency''s own, so -Offset and -Length are refused. A residency of a map is refused (InvalidArgument): advise the map itself.'
         Lock        = 'Locks the files'' range in memory like vmtouch -l: maps it, locks it with mlock2(MLOCK_ONFAULT) and populates it, then returns the map (a MemoryMap, tracked by the session). The pages stay locked while the map lives; Remove-MemoryMap unlocks them. More than RLIMIT_MEMLOCK (ulimit -l) gives the error MemoryLockLimit, unless the process may lock without limit (root).'
-        Offset      = 'Where the range starts, in bytes from the start of the map or of the file. The default is 0.'
+        Region      = 'Mappings of another process (or this one), as Get-MemoryMap -ProcessId returns them; mappings piped in with -Advice bind here. The advice goes through process_madvise: Cold, PageOut, WillNeed or Collapse.'
+        Offset      = 'Where the range starts, in bytes from the start of the map, mapping or file. The default is 0.'
         Length      = 'The length of the range in bytes. The default is to the end of the map or file.'
         PassThru    = 'Returns an AdviceResult for each map or file: the advice, the resident pages before and after (and the two PageResidency objects), and the time the advice took. -Lock returns its map whether or not -PassThru is given.'
     }
@@ -32,6 +35,7 @@ With -PassThru it returns the residency of the range before and after, so the ef
         @{ Type = 'MmapTools.MemoryMap'; Description = 'Maps, by value.' }
         @{ Type = 'System.String'; Description = 'Paths, by value (to -Path) or by property name: Path, or PSPath (to -LiteralPath) as Get-ChildItem output has.' }
         @{ Type = 'MmapTools.PageResidency'; Description = 'Residencies of files, by value (to -Residency), with -Warm or -Evict.' }
+        @{ Type = 'MmapTools.MemoryRegion'; Description = 'Mappings of a process, by value (to -Region), with -Advice.' }
     )
     Outputs     = @(
         @{ Type = 'None'; Description = 'Nothing, unless -PassThru is given.' }
@@ -39,6 +43,15 @@ With -PassThru it returns the residency of the range before and after, so the ef
         @{ Type = 'MmapTools.MemoryMap'; Description = 'With -Lock: the map that holds the lock, one for each file.' }
     )
     Examples    = @(
+        @{
+            Title   = 'Push a process''s file pages out of memory'
+            Code    = @'
+$map = New-MemoryMap ./data.bin
+$null = Read-MemoryMap $map
+Get-MemoryMap -ProcessId $PID | Where-Object Path -like '*data.bin' | Set-MemoryAdvice -Advice PageOut -Confirm:$false -PassThru
+'@
+            Remarks = 'process_madvise(MADV_PAGEOUT) over the mapping: the pages leave the page cache, and ResidentPagesAfter shows none present. Any process id works where this user may advise it.'
+        }
         @{
             Title   = 'Evict a file from the page cache, then warm it again'
             Code    = @'

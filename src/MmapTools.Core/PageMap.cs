@@ -1,0 +1,502 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
+using MmapTools.Interop;
+
+namespace MmapTools;
+
+/// <summary>
+/// What the kernel tells about one page of a process. The first group comes from the page table
+/// (/proc/PID/pagemap or the PAGEMAP_SCAN ioctl); the second from /proc/kpageflags, which only
+/// root can read (it needs the page frame numbers that pagemap hides from others).
+/// </summary>
+[Flags]
+public enum PageStates
+{
+    None = 0,
+    /// <summary>In memory (pagemap bit 63, PAGE_IS_PRESENT).</summary>
+    Present = 1 << 0,
+    /// <summary>In swap (bit 62, PAGE_IS_SWAPPED).</summary>
+    Swapped = 1 << 1,
+    /// <summary>A page of a file or of shared anonymous memory, not private anonymous (bit 61, PAGE_IS_FILE).</summary>
+    FileOrShared = 1 << 2,
+    /// <summary>Mapped by this process only (bit 56); pagemap read only, PAGEMAP_SCAN does not tell.</summary>
+    Exclusive = 1 << 3,
+    /// <summary>Written since the last clear_refs 4, for pages present or swapped (bit 55, PAGE_IS_SOFT_DIRTY).</summary>
+    SoftDirty = 1 << 4,
+    /// <summary>Part of a transparent or hugetlb huge page (PAGE_IS_HUGE; KPF_THP or KPF_HUGE).</summary>
+    Huge = 1 << 5,
+    /// <summary>The shared zero page (PAGE_IS_PFNZERO; KPF_ZERO_PAGE).</summary>
+    ZeroPage = 1 << 6,
+    /// <summary>Dirty in memory (KPF_DIRTY).</summary>
+    Dirty = 1 << 7,
+    /// <summary>On an LRU list (KPF_LRU).</summary>
+    Lru = 1 << 8,
+    /// <summary>On the active LRU list (KPF_ACTIVE).</summary>
+    Active = 1 << 9,
+    /// <summary>The page's referenced flag (KPF_REFERENCED).</summary>
+    Referenced = 1 << 10,
+    /// <summary>Merged by KSM (KPF_KSM).</summary>
+    Ksm = 1 << 11,
+    /// <summary>Anonymous memory (KPF_ANON).</summary>
+    Anonymous = 1 << 12,
+}
+
+/// <summary>Which interface read the page table.</summary>
+public enum PageMapSource
+{
+    /// <summary>PAGEMAP_SCAN where the kernel has it (6.7+) and nothing only pagemap entries carry was asked for; otherwise read().</summary>
+    Auto,
+    /// <summary>The PAGEMAP_SCAN ioctl: runs of pages come back from the kernel, but without <see cref="PageStates.Exclusive"/>.</summary>
+    Scan,
+    /// <summary>read() of one 64-bit entry a page.</summary>
+    Read,
+}
+
+/// <summary>A run of consecutive pages in the same state, counted from the first page of the range.</summary>
+public readonly record struct PageStateRun(long FirstPage, long PageCount, PageStates States)
+{
+    public long EndPage => FirstPage + PageCount;
+}
+
+/// <summary>The state of every page of a range of a process's address space, kept as runs.</summary>
+public sealed class PageStateMap
+{
+    private readonly PageStateRun[] _runs;
+
+    internal PageStateMap(PageStateRun[] runs) => _runs = runs;
+
+    public int ProcessId { get; init; }
+    public ulong Start { get; init; }
+    public long Length { get; init; }
+    public int PageSize { get; init; }
+    public long TotalPages { get; init; }
+
+    /// <summary>The mapping's file or pseudo-name, when the range came from one.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The interface that answered: <see cref="PageMapSource.Scan"/> or <see cref="PageMapSource.Read"/>.</summary>
+    public PageMapSource Source { get; init; }
+
+    /// <summary>The states this reading can tell; a state outside it is unknown, not absent.</summary>
+    public PageStates Known { get; init; }
+
+    /// <summary>Why some states are unknown, or which fallback was taken; null when neither applies.</summary>
+    public string? Note { get; init; }
+
+    public long PresentPages => Count(PageStates.Present);
+    public long SwappedPages => Count(PageStates.Swapped);
+    public long FileOrSharedPages => Count(PageStates.FileOrShared);
+    public long? ExclusivePages => CountKnown(PageStates.Exclusive);
+    public long SoftDirtyPages => Count(PageStates.SoftDirty);
+    public long? HugePages => CountKnown(PageStates.Huge);
+    public long? ZeroPages => CountKnown(PageStates.ZeroPage);
+    public long? DirtyPages => CountKnown(PageStates.Dirty);
+    public long? ActivePages => CountKnown(PageStates.Active);
+    public long? ReferencedPages => CountKnown(PageStates.Referenced);
+    public long? KsmPages => CountKnown(PageStates.Ksm);
+
+    /// <summary>The runs, in order, covering every page of the range once. A method, so that
+    /// formatting and serialization do not copy them.</summary>
+    public ReadOnlySpan<PageStateRun> GetRuns() => _runs;
+
+    /// <summary>How many pages have every state in <paramref name="states"/>.</summary>
+    public long Count(PageStates states)
+    {
+        long count = 0;
+        foreach (var run in _runs) if ((run.States & states) == states) count += run.PageCount;
+        return count;
+    }
+
+    private long? CountKnown(PageStates state) => (Known & state) == state ? Count(state) : null;
+
+    /// <summary>The state of one page, counted from the start of the range.</summary>
+    public PageStates this[long page]
+    {
+        get
+        {
+            if ((ulong)page >= (ulong)TotalPages) throw new ArgumentOutOfRangeException(nameof(page), page, $"The range has {TotalPages} pages.");
+            int low = 0, high = _runs.Length - 1;
+            while (low < high)
+            {
+                int middle = (low + high + 1) / 2;
+                if (_runs[middle].FirstPage <= page) low = middle; else high = middle - 1;
+            }
+            return _runs[low].States;
+        }
+    }
+
+    /// <summary>Runs of pages that have all of <paramref name="states"/> (or, with <paramref name="set"/> false, lack one).</summary>
+    public IEnumerable<PageRun> Runs(PageStates states, bool set = true)
+    {
+        long first = -1, end = -1;
+        foreach (var run in _runs)
+        {
+            if (((run.States & states) == states) != set) continue;
+            if (run.FirstPage == end) { end = run.EndPage; continue; }
+            if (first >= 0) yield return new PageRun(first, end - first);
+            (first, end) = (run.FirstPage, run.EndPage);
+        }
+        if (first >= 0) yield return new PageRun(first, end - first);
+    }
+
+    /// <summary>One bit a page for the pages that have all of <paramref name="states"/>.</summary>
+    public ResidencyBitmap ToBitmap(PageStates states)
+    {
+        var words = new ulong[(TotalPages + 63) / 64];
+        foreach (var run in Runs(states)) SetBits(words, run.FirstPage, run.PageCount);
+        return new ResidencyBitmap(TotalPages, words);
+    }
+
+    /// <summary>
+    /// As a residency, for the views and heat maps made for one: pages with <paramref name="resident"/>
+    /// count as resident, those with <paramref name="dirty"/> as dirty (e.g. soft-dirty, written).
+    /// </summary>
+    public PageResidency ToResidency(PageStates resident = PageStates.Present, PageStates dirty = PageStates.SoftDirty)
+    {
+        var bitmap = ToBitmap(resident);
+        return new PageResidency
+        {
+            Path = Path, Name = $"process {ProcessId} at 0x{Start:x}", Offset = 0, Length = Length, PageSize = PageSize,
+            TotalPages = TotalPages, ResidentPages = bitmap.CountSet(), Source = ResidencySource.Pagemap, Note = $"{resident} pages by {Source}",
+            Bitmap = bitmap, ResidentRuns = Runs(resident).ToArray(), DirtyRuns = Runs(dirty | resident).ToArray(),
+        };
+    }
+
+    private static void SetBits(ulong[] words, long first, long count)
+    {
+        for (long page = first, end = first + count; page < end;)
+        {
+            int bit = (int)(page & 63);
+            int take = (int)Math.Min(64 - bit, end - page);
+            words[page >> 6] |= (take == 64 ? ~0UL : ((1UL << take) - 1)) << bit;
+            page += take;
+        }
+    }
+
+    public override string ToString() =>
+        $"process {ProcessId} 0x{Start:x}+{Length}: {PresentPages} present, {SwappedPages} swapped, {SoftDirtyPages} soft-dirty of {TotalPages} pages ({Source})";
+}
+
+/// <summary>
+/// Reads a process's page table: /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst) by
+/// the PAGEMAP_SCAN ioctl or by read(), and, as root, /proc/kpageflags for the pages' own flags.
+/// Opening another process's pagemap needs ptrace read access to it (same user, or CAP_SYS_PTRACE).
+/// </summary>
+public static unsafe class PageMap
+{
+    // Bits of a pagemap entry.
+    private const ulong PM_PRESENT = 1UL << 63, PM_SWAP = 1UL << 62, PM_FILE = 1UL << 61, PM_EXCLUSIVE = 1UL << 56, PM_SOFT_DIRTY = 1UL << 55;
+    private const ulong PM_PFN_MASK = (1UL << 55) - 1;
+
+    // Bits of a /proc/kpageflags entry (<linux/kernel-page-flags.h>).
+    private const int KPF_REFERENCED = 2, KPF_DIRTY = 4, KPF_LRU = 5, KPF_ACTIVE = 6, KPF_ANON = 12, KPF_HUGE = 17, KPF_KSM = 21, KPF_THP = 22, KPF_ZERO_PAGE = 24;
+
+    private const ulong ScanCategories = Libc.PAGE_IS_PRESENT | Libc.PAGE_IS_SWAPPED | Libc.PAGE_IS_FILE | Libc.PAGE_IS_SOFT_DIRTY | Libc.PAGE_IS_HUGE | Libc.PAGE_IS_PFNZERO;
+
+    /// <summary>The states PAGEMAP_SCAN tells.</summary>
+    public const PageStates ScanStates = PageStates.Present | PageStates.Swapped | PageStates.FileOrShared | PageStates.SoftDirty | PageStates.Huge | PageStates.ZeroPage;
+
+    /// <summary>The states a read() of pagemap tells without kpageflags.</summary>
+    public const PageStates ReadStates = PageStates.Present | PageStates.Swapped | PageStates.FileOrShared | PageStates.Exclusive | PageStates.SoftDirty;
+
+    /// <summary>The states /proc/kpageflags adds.</summary>
+    public const PageStates KernelStates = PageStates.Dirty | PageStates.Lru | PageStates.Active | PageStates.Referenced | PageStates.Ksm
+        | PageStates.Huge | PageStates.ZeroPage | PageStates.Anonymous;
+
+    private static int _scanSupported; // 0 unknown, 1 yes, -1 no
+
+    /// <summary>Whether this kernel has the PAGEMAP_SCAN ioctl (Linux 6.7+), found by asking it once about this process.</summary>
+    public static bool IsScanSupported
+    {
+        get
+        {
+            if (_scanSupported == 0)
+            {
+                using var pagemap = Open(Environment.ProcessId);
+                var arg = new Libc.PmScanArg { Size = (ulong)sizeof(Libc.PmScanArg) };
+                int result = Libc.ioctl_pagemap_scan((int)pagemap.DangerousGetHandle(), Libc.PAGEMAP_SCAN, &arg);
+                _scanSupported = result >= 0 ? 1 : -1;
+            }
+            return _scanSupported > 0;
+        }
+    }
+
+    private static int _softDirtySupported;
+
+    /// <summary>
+    /// Whether this kernel keeps soft-dirty bits (CONFIG_MEM_SOFT_DIRTY). Found from a page of a new
+    /// map written here: a new mapping is soft-dirty as a whole where the kernel keeps the bits, and
+    /// never where it does not (clear_refs 4 is then accepted and does nothing).
+    /// </summary>
+    public static bool IsSoftDirtySupported
+    {
+        get
+        {
+            if (_softDirtySupported == 0)
+            {
+                using var probe = MemoryMap.Anonymous(MemoryMap.PageSize);
+                probe.Write(0, [1]);
+                using var pagemap = Open(Environment.ProcessId);
+                Span<byte> entry = stackalloc byte[8];
+                RandomAccess.Read(pagemap, entry, (long)((ulong)probe.Address / (ulong)MemoryMap.PageSize) * 8);
+                _softDirtySupported = (BitConverter.ToUInt64(entry) & PM_SOFT_DIRTY) != 0 ? 1 : -1;
+            }
+            return _softDirtySupported > 0;
+        }
+    }
+
+    /// <summary>Whether this process may read /proc/kpageflags and the page frame numbers in pagemap (CAP_SYS_ADMIN).</summary>
+    public static bool CanReadKernelFlags => Capabilities.Has(Libc.CAP_SYS_ADMIN) && File.Exists("/proc/kpageflags");
+
+    /// <summary>
+    /// The state of each page of [<paramref name="address"/>, +<paramref name="length"/>) in process
+    /// <paramref name="processId"/>. The range widens to whole pages. <paramref name="kernelFlags"/>
+    /// adds /proc/kpageflags (root only; it implies a read of pagemap).
+    /// </summary>
+    public static PageStateMap GetStates(int processId, ulong address, long length, PageMapSource source = PageMapSource.Auto,
+        bool kernelFlags = false, string? path = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        int pageSize = MemoryMap.PageSize;
+        ulong start = address & ~(ulong)(pageSize - 1);
+        ulong end = checked(address + (ulong)length + (ulong)pageSize - 1) & ~(ulong)(pageSize - 1);
+        if (kernelFlags && !CanReadKernelFlags)
+            throw new MemoryMapException("EACCES", "/proc/kpageflags needs CAP_SYS_ADMIN (root): without it pagemap hides the page frame numbers it is indexed by.");
+        if (kernelFlags && source == PageMapSource.Scan)
+            throw new ArgumentException("PAGEMAP_SCAN does not give page frame numbers: kernel flags need a read of pagemap (source Read or Auto).", nameof(source));
+        string? note = null;
+        var chosen = source;
+        if (source == PageMapSource.Auto)
+        {
+            chosen = !kernelFlags && IsScanSupported ? PageMapSource.Scan : PageMapSource.Read;
+            if (!kernelFlags && chosen == PageMapSource.Read) note = "PAGEMAP_SCAN is not in this kernel (6.7+): read pagemap instead.";
+        }
+        else if (source == PageMapSource.Scan && !IsScanSupported)
+            throw new NotSupportedException("This kernel has no PAGEMAP_SCAN ioctl (Linux 6.7+); use the Read source.");
+
+        using var pagemap = Open(processId);
+        long pages = (long)((end - start) / (ulong)pageSize);
+        var runs = new RunBuilder();
+        if (chosen == PageMapSource.Scan) Scan(pagemap, start, end, pageSize, runs);
+        else Read(pagemap, start, pages, kernelFlags, runs);
+        var known = (chosen == PageMapSource.Scan ? ScanStates : ReadStates | (kernelFlags ? KernelStates : 0))
+            & (IsSoftDirtySupported ? ~PageStates.None : ~PageStates.SoftDirty);
+        note ??= chosen == PageMapSource.Scan ? "PAGEMAP_SCAN does not tell which pages are mapped by this process only (Exclusive)." : null;
+        return new PageStateMap(runs.Finish(pages))
+        {
+            ProcessId = processId, Start = start, Length = (long)(end - start), PageSize = pageSize, TotalPages = pages,
+            Path = path, Source = chosen, Known = known, Note = note,
+        };
+    }
+
+    /// <summary>The state of the pages of one mapping from <see cref="ProcessMemory.GetRegions"/>.</summary>
+    public static PageStateMap GetStates(MemoryRegion region, PageMapSource source = PageMapSource.Auto, bool kernelFlags = false)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        return GetStates(region.ProcessId, region.Start, region.Size, source, kernelFlags, region.Path);
+    }
+
+    internal static SafeFileHandle Open(int processId)
+    {
+        string path = $"/proc/{processId}/pagemap";
+        try
+        {
+            return File.OpenHandle(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ArgumentException($"No process has id {processId}.", nameof(processId), e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new MemoryMapException("EACCES",
+                $"This user may not read the page table of process {processId} ({path}): that needs ptrace read access (PTRACE_MODE_READ: the same user and a dumpable process, or CAP_SYS_PTRACE).", e);
+        }
+    }
+
+    private const int ScanBatch = 4096;
+
+    // The hot loops are compiled optimized at once: a process calls them a few times, too few for tiering.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scan(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs)
+    {
+        var regions = new Libc.PageRegion[ScanBatch];
+        fixed (Libc.PageRegion* vec = regions)
+        {
+            var arg = new Libc.PmScanArg
+            {
+                Size = (ulong)sizeof(Libc.PmScanArg), Start = start, End = end, Vec = (ulong)vec, VecLength = ScanBatch, ReturnMask = ScanCategories,
+            };
+            while (true)
+            {
+                int count = Libc.ioctl_pagemap_scan((int)pagemap.DangerousGetHandle(), Libc.PAGEMAP_SCAN, &arg);
+                if (count < 0)
+                {
+                    if (Libc.LastError == Errno.EINTR) continue;
+                    throw SystemCallException.FromLastError("ioctl(PAGEMAP_SCAN)");
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    ref var region = ref regions[i];
+                    runs.Add((long)((region.Start - start) / (ulong)pageSize), (long)((region.End - region.Start) / (ulong)pageSize), FromCategories(region.Categories));
+                }
+                if (arg.WalkEnd >= end) break;
+                if (arg.WalkEnd <= arg.Start) throw new MemoryMapException("EIO", $"PAGEMAP_SCAN stopped at 0x{arg.WalkEnd:x} without reaching 0x{end:x}.");
+                arg.Start = arg.WalkEnd;
+            }
+        }
+    }
+
+    private static PageStates FromCategories(ulong categories)
+    {
+        var states = PageStates.None;
+        if ((categories & Libc.PAGE_IS_PRESENT) != 0) states |= PageStates.Present;
+        if ((categories & Libc.PAGE_IS_SWAPPED) != 0) states |= PageStates.Swapped;
+        if ((categories & Libc.PAGE_IS_FILE) != 0) states |= PageStates.FileOrShared;
+        if ((categories & Libc.PAGE_IS_HUGE) != 0) states |= PageStates.Huge;
+        if ((categories & Libc.PAGE_IS_PFNZERO) != 0) states |= PageStates.ZeroPage;
+        // Soft-dirty means written only where there is a page: holes are left out, as PAGEMAP_SCAN leaves them.
+        if ((categories & Libc.PAGE_IS_SOFT_DIRTY) != 0 && (states & (PageStates.Present | PageStates.Swapped)) != 0) states |= PageStates.SoftDirty;
+        return states;
+    }
+
+    private const int ReadBatch = 1 << 16; // entries a pread: 512 KiB
+
+    private static void Read(SafeFileHandle pagemap, ulong start, long pages, bool kernelFlags, RunBuilder runs)
+    {
+        var entries = new ulong[Math.Min(ReadBatch, pages)];
+        using var kpageflags = kernelFlags ? File.OpenHandle("/proc/kpageflags") : null;
+        var flags = kernelFlags ? new ulong[entries.Length] : null;
+        for (long done = 0; done < pages;)
+        {
+            int want = (int)Math.Min(entries.Length, pages - done);
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan(0, want));
+            int read = RandomAccess.Read(pagemap, bytes, (long)(start / (ulong)MemoryMap.PageSize + (ulong)done) * 8);
+            if (read <= 0) throw new MemoryMapException("EIO", $"pagemap ended at entry {done} of {pages}: the range lies beyond the process's address space.");
+            int got = read / 8;
+            if (kpageflags is not null)
+            {
+                ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags!);
+                for (int i = 0; i < got; i++) runs.Add(done + i, 1, FromEntry(entries[i]) | FromKernelFlags(flags![i]));
+            }
+            else AddEntries(entries.AsSpan(0, got), done, runs);
+            done += got;
+        }
+    }
+
+    private const ulong EntryStateBits = PM_PRESENT | PM_SWAP | PM_FILE | PM_EXCLUSIVE | PM_SOFT_DIRTY;
+
+    /// <summary>
+    /// Adds the entries as runs: consecutive entries whose state bits match (the frame numbers differ)
+    /// make one run, so the builder sees a call a run rather than a call a page.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddEntries(ReadOnlySpan<ulong> entries, long first, RunBuilder runs)
+    {
+        int runStart = 0;
+        ulong bits = entries.Length > 0 ? entries[0] & EntryStateBits : 0;
+        for (int i = 1; i < entries.Length; i++)
+        {
+            ulong next = entries[i] & EntryStateBits;
+            if (next == bits) continue;
+            runs.Add(first + runStart, i - runStart, FromEntry(bits));
+            (runStart, bits) = (i, next);
+        }
+        if (entries.Length > 0) runs.Add(first + runStart, entries.Length - runStart, FromEntry(bits));
+    }
+
+    private static PageStates FromEntry(ulong entry)
+    {
+        var states = PageStates.None;
+        if ((entry & PM_PRESENT) != 0) states |= PageStates.Present;
+        if ((entry & PM_SWAP) != 0) states |= PageStates.Swapped;
+        if ((entry & PM_FILE) != 0) states |= PageStates.FileOrShared;
+        if ((entry & PM_EXCLUSIVE) != 0) states |= PageStates.Exclusive;
+        if ((entry & PM_SOFT_DIRTY) != 0 && (entry & (PM_PRESENT | PM_SWAP)) != 0) states |= PageStates.SoftDirty;
+        return states;
+    }
+
+    /// <summary>Reads the kpageflags of each present entry's frame, one pread per run of consecutive frames.</summary>
+    private static void ReadKernelFlags(SafeFileHandle kpageflags, ReadOnlySpan<ulong> entries, ulong[] flags)
+    {
+        Array.Clear(flags);
+        for (int i = 0; i < entries.Length;)
+        {
+            ulong pfn = entries[i] & PM_PFN_MASK;
+            if ((entries[i] & PM_PRESENT) == 0 || pfn == 0) { i++; continue; }
+            int run = 1;
+            while (i + run < entries.Length && (entries[i + run] & PM_PRESENT) != 0 && (entries[i + run] & PM_PFN_MASK) == pfn + (ulong)run) run++;
+            RandomAccess.Read(kpageflags, System.Runtime.InteropServices.MemoryMarshal.AsBytes(flags.AsSpan(i, run)), (long)pfn * 8);
+            i += run;
+        }
+    }
+
+    private static PageStates FromKernelFlags(ulong flags)
+    {
+        var states = PageStates.None;
+        bool Bit(int bit) => (flags & (1UL << bit)) != 0;
+        if (Bit(KPF_DIRTY)) states |= PageStates.Dirty;
+        if (Bit(KPF_LRU)) states |= PageStates.Lru;
+        if (Bit(KPF_ACTIVE)) states |= PageStates.Active;
+        if (Bit(KPF_REFERENCED)) states |= PageStates.Referenced;
+        if (Bit(KPF_KSM)) states |= PageStates.Ksm;
+        if (Bit(KPF_THP) || Bit(KPF_HUGE)) states |= PageStates.Huge;
+        if (Bit(KPF_ZERO_PAGE)) states |= PageStates.ZeroPage;
+        if (Bit(KPF_ANON)) states |= PageStates.Anonymous;
+        return states;
+    }
+
+    /// <summary>Joins pages into runs as they come, in order; pages not given (gaps between mappings) are None.</summary>
+    private sealed class RunBuilder
+    {
+        // An array grown by doubling rather than a List, so the last run extends in place.
+        private PageStateRun[] _runs = new PageStateRun[256];
+        private int _count;
+        private long _end;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(long first, long count, PageStates states)
+        {
+            if (first > _end) Append(_end, first - _end, PageStates.None);
+            Append(first, count, states);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Append(long first, long count, PageStates states)
+        {
+            if (_count > 0)
+            {
+                ref var last = ref _runs[_count - 1];
+                if (last.States == states && last.EndPage == first)
+                {
+                    last = last with { PageCount = last.PageCount + count };
+                    _end = first + count;
+                    return;
+                }
+            }
+            if (_count == _runs.Length) Array.Resize(ref _runs, _runs.Length * 2);
+            _runs[_count++] = new PageStateRun(first, count, states);
+            _end = first + count;
+        }
+
+        public PageStateRun[] Finish(long pages)
+        {
+            if (_end < pages) Append(_end, pages - _end, PageStates.None);
+            return _runs.AsSpan(0, _count).ToArray();
+        }
+    }
+}
+
+/// <summary>This process's effective capabilities, from /proc/self/status.</summary>
+internal static class Capabilities
+{
+    public static bool Has(int capability)
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+                return (ulong.Parse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber) & (1UL << capability)) != 0;
+        return false;
+    }
+}

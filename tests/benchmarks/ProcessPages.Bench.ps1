@@ -1,0 +1,113 @@
+<#
+.SYNOPSIS
+    Another process's pages: Get-PageState's reading beside a raw C read of pagemap and a raw
+    PAGEMAP_SCAN, and a working-set sample beside one read of smaps.
+.DESCRIPTION
+    Dot-sourced by Bench.ps1, which adds the rows Measure-ProcessPages returns to its table; run
+    directly it prints them (-PagesModulePath, -PagesNative; named apart from Bench.ps1's own
+    variables, which dot-sourcing would otherwise overwrite). The target is a python3 child
+    (tests/pester/page-child.py): a 4 GiB private anonymous mapping with every 16th page written
+    (65,536 present pages, 256 MiB), and a second child with 1,000 one-page mappings more.
+    Ours runs in this process through MmapTools.Core, timed around the call; the raw side is
+    bench-native's, timed inside its process, so neither side counts a start-up. Rounds alternate
+    which side goes first; the present-page counts of both sides must agree.
+#>
+[CmdletBinding()]
+param(
+    [string] $PagesModulePath,
+    [string] $PagesNative,
+    [ValidateRange(3, 99)] [int] $PagesRounds = 7
+)
+
+# Starts the page child; returns the process and its region's address.
+function Start-BenchChild([long] $Bytes) {
+    $info = [Diagnostics.ProcessStartInfo]::new('python3')
+    $info.ArgumentList.Add((Join-Path $PSScriptRoot '../pester/page-child.py'))
+    $info.ArgumentList.Add([string]$Bytes)
+    $info.RedirectStandardInput = $true
+    $info.RedirectStandardOutput = $true
+    $process = [Diagnostics.Process]::Start($info)
+    $ready = $process.StandardOutput.ReadLine() -split ' '
+    if ($ready[0] -ne 'ready') { throw "the page child did not start: $ready" }
+    [pscustomobject]@{ Process = $process; Address = [ulong]$ready[1] }
+}
+
+function Send-BenchChild($Child, [string] $Command) {
+    $Child.Process.StandardInput.WriteLine($Command)
+    $reply = $Child.Process.StandardOutput.ReadLine()
+    if ($reply -notlike 'ok*') { throw "the page child answered '$reply' to '$Command'" }
+}
+
+function Stop-BenchChild($Child) {
+    $Child.Process.StandardInput.WriteLine('exit')
+    if (-not $Child.Process.WaitForExit(5000)) { $Child.Process.Kill() }
+}
+
+# bench-native's "<count> <pages> <ns>", as the count and milliseconds.
+function Invoke-Raw([string[]] $Arguments) {
+    $fields = (& $Native @Arguments) -split ' '
+    if ($LASTEXITCODE -ne 0) { throw "bench-native $($Arguments -join ' ') exited with code $LASTEXITCODE" }
+    [pscustomobject]@{ Count = [long]$fields[0]; Ms = [double]$fields[2] / 1e6 }
+}
+
+function Measure-Ours([scriptblock] $Work) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    $value = & $Work
+    [pscustomobject]@{ Value = $value; Ms = $watch.Elapsed.TotalMilliseconds }
+}
+
+# Rows for Bench.ps1's Add-Row: Name, Ours, Theirs, TheirsName, Counts, Target, TargetText.
+function Measure-ProcessPages([string] $Native, [int] $Rounds) {
+    if (-not $Native) { Write-Warning 'no C compiler: the per-page state and working-set benchmarks need bench-native as their baseline'; return }
+    $size = 4GB
+    $child = Start-BenchChild $size
+    try {
+        $pages = $size / [Environment]::SystemPageSize
+        Send-BenchChild $child "write 0 $pages 16"
+        $id = $child.Process.Id
+        $address = [string]$child.Address
+        $sources = @(@{ Source = 'Read'; Raw = 'pagemap'; Name = 'read of pagemap' })
+        if ([MmapTools.PageMap]::IsScanSupported) { $sources += @{ Source = 'Scan'; Raw = 'pagemap-scan'; Name = 'PAGEMAP_SCAN' } }
+        foreach ($s in $sources) {
+            $ours = [Collections.Generic.List[double]]::new(); $theirs = [Collections.Generic.List[double]]::new(); $counts = ''
+            for ($round = 0; $round -lt $Rounds; $round++) {
+                $measure = {
+                    Measure-Ours { [MmapTools.PageMap]::GetStates($id, $child.Address, $size, $s.Source, $false, $null).PresentPages }
+                }
+                if ($round % 2) { $raw = Invoke-Raw $s.Raw, $id, $address, $size; $o = & $measure }
+                else { $o = & $measure; $raw = Invoke-Raw $s.Raw, $id, $address, $size }
+                if ($o.Value -ne $raw.Count) { throw "present pages differ for $($s.Name): ours $($o.Value), raw $($raw.Count)" }
+                $ours.Add($o.Ms); $theirs.Add($raw.Ms); $counts = "$($raw.Count) present of $pages pages"
+            }
+            @{ Name = "Per-page state of a 4 GiB mapping ($($s.Source))"; Ours = $ours.ToArray(); Theirs = $theirs.ToArray()
+                TheirsName = "raw C $($s.Name)"; Counts = $counts; Target = 1.2; TargetText = '<= 1.2x' }
+        }
+    } finally { Stop-BenchChild $child }
+
+    $child = Start-BenchChild 4096
+    try {
+        Send-BenchChild $child 'maps 1000'
+        $id = $child.Process.Id
+        $maps = @(Get-Content "/proc/$id/maps").Count
+        $ours = [Collections.Generic.List[double]]::new(); $theirs = [Collections.Generic.List[double]]::new()
+        for ($round = 0; $round -lt $Rounds; $round++) {
+            $measure = { Measure-Ours { [MmapTools.WorkingSet]::Read($id, [MmapTools.WorkingSet]::Begin($id, $false), $false).RegionCount } }
+            if ($round % 2) { $raw = Invoke-Raw read, "/proc/$id/smaps"; $o = & $measure }
+            else { $o = & $measure; $raw = Invoke-Raw read, "/proc/$id/smaps" }
+            if ($o.Value -ne $maps) { throw "mappings differ: the sample has $($o.Value), /proc/$id/maps $maps" }
+            $ours.Add($o.Ms); $theirs.Add($raw.Ms)
+        }
+        @{ Name = "Working-set sample of a process with $maps mappings"; Ours = $ours.ToArray(); Theirs = $theirs.ToArray()
+            TheirsName = 'raw C read of its smaps once'; Counts = "$maps mappings"; Target = 2; TargetText = '<= 2x' }
+    } finally { Stop-BenchChild $child }
+}
+
+if ($MyInvocation.InvocationName -ne '.') {
+    $ErrorActionPreference = 'Stop'
+    Import-Module $PagesModulePath
+    foreach ($row in Measure-ProcessPages -Native $PagesNative -Rounds $PagesRounds) {
+        $o = ($row.Ours | Sort-Object)[[int][Math]::Floor($row.Ours.Count / 2)]
+        $t = ($row.Theirs | Sort-Object)[[int][Math]::Floor($row.Theirs.Count / 2)]
+        '{0,-55} {1,9:0.###} ms vs {2,9:0.###} ms {3}  ratio {4:0.###} (target {5}; {6})' -f $row.Name, $o, $t, $row.TheirsName, ($o / $t), $row.TargetText, $row.Counts
+    }
+}
