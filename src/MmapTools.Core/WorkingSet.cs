@@ -38,8 +38,8 @@ public sealed class WorkingSetSample
 {
     public int ProcessId { get; init; }
 
-    /// <summary>When the interval ended.</summary>
-    public DateTimeOffset Time { get; init; }
+    /// <summary>When the interval ended, in local time (a DateTime, which PowerShell serializes as itself).</summary>
+    public DateTime Time { get; init; }
 
     /// <summary>The interval measured: from clearing the bits to reading them.</summary>
     public TimeSpan Interval { get; init; }
@@ -134,7 +134,7 @@ public static class WorkingSet
         }
         return new WorkingSetSample
         {
-            ProcessId = processId, Time = DateTimeOffset.Now, Interval = interval, Referenced = referenced, Rss = rss,
+            ProcessId = processId, Time = DateTime.Now, Interval = interval, Referenced = referenced, Rss = rss,
             Written = written ? writtenBytes : null, Method = written ? "clear_refs+smaps+soft-dirty" : "clear_refs+smaps",
             Note = IdlePageTrackingMissing, _regions = parts,
         };

@@ -18,7 +18,7 @@ BeforeAll {
             # PowerShell's serializer knows no IntPtr, and an address means something only in its
             # own process: it comes back as its number in text (and MemoryMap's AddressHex).
             if ($Value -is [System.IntPtr]) { return @{ Kind = 'address'; Type = 'System.IntPtr'; Value = [string] $Value } }
-            if ($Value -is [string] -or $Value -is [bool] -or $Value -is [timespan] -or $Value.GetType().IsPrimitive) {
+            if ($Value -is [string] -or $Value -is [bool] -or $Value -is [timespan] -or $Value -is [datetime] -or $Value.GetType().IsPrimitive) {
                 return @{ Kind = 'value'; Type = $Value.GetType().FullName; Value = [string] $Value }
             }
             if ($Depth -eq 0) { return $null }
@@ -47,6 +47,24 @@ BeforeAll {
             Removed   = & { $m = New-MemoryMap $File -Length 100; Remove-MemoryMap $m; $m }
             Profile   = Get-MachineMemoryProfile -Path $File
         }
+        # The page-cache and process-page outputs: this process holds the file open, and its map.
+        $held = [System.IO.File]::OpenRead($File)
+        $snapshot = Join-Path ([System.IO.Path]::GetTempPath()) "mmaptools-job-$PID.jsonl"
+        try {
+            $outputs.Cached = Get-CachedFile -ProcessId $PID | Where-Object Path -EQ $File | Select-Object -First 1
+            $outputs.Cgroup = Get-CgroupPageCache -ProcessId $PID
+            $outputs.Snapshot = Save-PageCache -LiteralPath $File -Destination $snapshot
+            $outputs.Restored = Restore-PageCache -LiteralPath $snapshot
+            $outputs.Watch = Watch-PageCache -LiteralPath $File -Count 1 -Interval 0.05
+            $outputs.Pages = Get-PageState -Region $outputs.Region
+            $outputs.WorkingSet = Measure-WorkingSet -ProcessId $PID -Interval 0.05 -Count 1
+            # Reclaim answers only where a v2 memory controller holds this process.
+            $outputs.Reclaim = Invoke-MemoryReclaim -ProcessId $PID -Bytes 1MB -Confirm:$false -ErrorAction SilentlyContinue
+        } finally {
+            $held.Dispose()
+            Remove-Item -LiteralPath $snapshot -ErrorAction Ignore
+        }
+        if ($null -eq $outputs.Reclaim) { $outputs.Remove('Reclaim') }
         $live = [ordered]@{}
         foreach ($name in $outputs.Keys) {
             $value = $outputs[$name]
@@ -191,11 +209,17 @@ Describe 'Every output type, generically' {
         $made = @($Live.PSObject.Properties.Value.Shape.Type)
         $declared = Get-Command -Module MmapTools -CommandType Cmdlet | ForEach-Object { $_.OutputType.Type } |
             Where-Object { $_ -and $_ -ne [void] -and $_ -ne [string] -and $_ -ne [byte[]] } | ForEach-Object FullName | Sort-Object -Unique
+        # cgroup v1 has no memory.reclaim: there the reclaim result cannot be made (see Invoke-MemoryReclaim).
+        $v2Memory = (Test-Path /sys/fs/cgroup/cgroup.controllers) -and ((Get-Content /sys/fs/cgroup/cgroup.controllers) -split ' ' -contains 'memory')
+        if (-not $v2Memory) {
+            Write-Host 'MmapTools.CgroupReclaimResult not made: this machine has no cgroup v2 memory controller, and v1 has no memory.reclaim'
+            $declared = @($declared | Where-Object { $_ -ne 'MmapTools.CgroupReclaimResult' })
+        }
         foreach ($type in $declared) { $made | Should -Contain $type }
     }
 
     It '<Name> comes back with every number typed, every enum by name and every list as objects' -TestCases @(
-        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile' | ForEach-Object { @{ Name = $_ } }
+        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile', 'Cached', 'Cgroup', 'Snapshot', 'Restored', 'Watch', 'Pages', 'WorkingSet' | ForEach-Object { @{ Name = $_ } }
     ) {
         $Result.$Name.PSObject.TypeNames[0] | Should -Be "Deserialized.$($Live.$Name.Shape.Type)"
         $differences = @(Compare-Shape $Result.$Name $Live.$Name.Shape $Name)
@@ -203,7 +227,7 @@ Describe 'Every output type, generically' {
     }
 
     It '<Name> renders with its view as the live object did' -TestCases @(
-        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile' | ForEach-Object { @{ Name = $_ } }
+        'Map', 'Residency', 'Bitmap', 'File', 'Summary', 'Sync', 'Advice', 'MapAdvice', 'Region', 'Faults', 'Removed', 'Profile', 'Cached', 'Cgroup', 'Snapshot', 'Restored', 'Watch', 'Pages', 'WorkingSet' | ForEach-Object { @{ Name = $_ } }
     ) {
         ($Result.$Name | Out-String -Width 200) | Should -BeExactly $Live.$Name.Table
         if ($ListViews -contains $Live.$Name.Shape.Type) {
