@@ -123,8 +123,16 @@ function Write-TestSummary([object[]] $Results, [string] $RepeatedSuite) {
         if ($r.Problems.Count) { $line += " -- problem: $($r.Problems -join '; ')" }
         Write-Host $line
     }
-    $skips = @($Results | ForEach-Object { $suite = $_.Name; $_.Skips | ForEach-Object { "  [$suite] $($_.Name): $($_.Reason)" } })
-    if ($skips.Count) { Write-Host "skipped, with the reason:"; $skips | ForEach-Object { Write-Host $_ } }
+    # Skips that share a suite and a reason are one line: the reason, how many, and the first test.
+    $skips = @($Results | ForEach-Object { $suite = $_.Name; $_.Skips | ForEach-Object { [pscustomobject]@{ Suite = $suite; Name = $_.Name; Reason = $_.Reason } } })
+    if ($skips.Count) {
+        Write-Host "skipped, with the reason:"
+        foreach ($group in $skips | Group-Object Suite, Reason) {
+            $first = $group.Group[0]
+            $more = if ($group.Count -gt 1) { " (and $($group.Count - 1) more with this reason)" } else { '' }
+            Write-Host "  [$($first.Suite)] $($first.Name)$($more): $($first.Reason)"
+        }
+    }
     $passed = [int] ($Results | Measure-Object Passed -Sum).Sum
     $failed = [int] ($Results | Measure-Object Failed -Sum).Sum
     $skipped = [int] ($Results | Measure-Object Skipped -Sum).Sum
