@@ -49,7 +49,7 @@
         PSData = @{
             Tags         = @('Linux', 'mmap', 'memory', 'page-cache', 'vmtouch', 'madvise', 'msync', 'mincore', 'cachestat', 'PSEdition_Core')
             LicenseUri   = 'https://opensource.org/licenses/MIT'
-            ReleaseNotes = '0.1.0, the first release: New-MemoryMap, Remove-MemoryMap, Get-MemoryMap, Read-MemoryMap, Write-MemoryMap, Sync-MemoryMap, Set-MemoryAdvice, Set-MemoryProtection, Get-PageResidency, Measure-PageFault; remoting over SSH; PowerShell 7.5+ on Linux. Every change is in CHANGELOG.md, shipped in the module.'
+            ReleaseNotes = '0.1.0, the first release: New-MemoryMap, Remove-MemoryMap, Get-MemoryMap, Read-MemoryMap, Write-MemoryMap, Sync-MemoryMap, Set-MemoryAdvice, Set-MemoryProtection, Get-PageResidency, Measure-PageFault, Remove-SharedMemory, Get-MachineMemoryProfile, Get-CachedFile, Get-CgroupPageCache, Save-PageCache, Restore-PageCache, Watch-PageCache, Get-PageState, Measure-WorkingSet, Invoke-MemoryReclaim; remoting over SSH; PowerShell 7.5+ on Linux. Every change is in CHANGELOG.md, shipped in the module.'
         }
     }
 }
