@@ -5,15 +5,17 @@
 BeforeDiscovery {
     # What this machine has, for -Skip (decided before the tests run, without the module).
     $script:Python = [bool](Get-Command python3 -CommandType Application -ErrorAction Ignore)
-    $script:HasFincore = [bool](Get-Command fincore -CommandType Application -ErrorAction Ignore)
-    # CAP_SYS_NICE (bit 23 of CapEff), which process_madvise to another process needs.
-    $script:CanNice = ([Convert]::ToUInt64(((Get-Content /proc/self/status | Where-Object { $_ -like 'CapEff:*' }) -split '\s+')[1], 16) -band (1 -shl 23)) -ne 0
     $script:CgroupV1 = [bool](Get-Content /proc/self/cgroup | Where-Object { ($_ -split ':')[1] -split ',' -contains 'memory' })
 }
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
     $script:ChildScript = Join-Path $PSScriptRoot 'page-child.py'
+    # What process_madvise to another process needs here, each test skipping with the reason.
+    # CAP_SYS_NICE is bit 23 of CapEff.
+    $script:CanNice = ([Convert]::ToUInt64(((Get-Content /proc/self/status | Where-Object { $_ -like 'CapEff:*' }) -split '\s+')[1], 16) -band (1 -shl 23)) -ne 0
+    $script:NoChildReason = if (-not (Get-Command python3 -CommandType Application -ErrorAction Ignore)) { 'python3, which runs the child, is not installed' }
+        elseif (-not (Get-Command fincore -CommandType Application -ErrorAction Ignore)) { 'fincore (util-linux), the independent count of cached pages, is not installed' }
 
     # Starts the child with an anonymous region of $Pages pages; returns the process with its region's address.
     function Start-PageChild([long] $Pages) {
@@ -170,7 +172,9 @@ Describe 'Set-MemoryAdvice -Region' {
         $script:File = New-TestFile (Join-Path $TestDrive 'child.bin') 1MB
     }
 
-    It 'pushes a child''s file pages out of the page cache with PageOut, and -WhatIf does nothing' -Skip:(-not $Python -or -not $HasFincore -or -not $CanNice) {
+    It 'pushes a child''s file pages out of the page cache with PageOut, and -WhatIf does nothing' {
+        if ($NoChildReason) { Set-ItResult -Skipped -Because $NoChildReason }
+        if (-not $CanNice) { Set-ItResult -Skipped -Because 'this user lacks CAP_SYS_NICE, which process_madvise to another process needs (the next test checks the refusal)' }
         $child = Start-PageChild 1
         try {
             # At a 2 MiB boundary, where no folio of the file's page cache crosses a page table (see the next test).
@@ -187,7 +191,9 @@ Describe 'Set-MemoryAdvice -Region' {
         } finally { Stop-PageChild $child }
     }
 
-    It 'reports the pages PageOut unmapped as the raw pagemap does where the mapping crosses a page table' -Skip:(-not $Python -or -not $HasFincore -or -not $CanNice) {
+    It 'reports the pages PageOut unmapped as the raw pagemap does where the mapping crosses a page table' {
+        if ($NoChildReason) { Set-ItResult -Skipped -Because $NoChildReason }
+        if (-not $CanNice) { Set-ItResult -Skipped -Because 'this user lacks CAP_SYS_NICE, which process_madvise to another process needs (the next test checks the refusal)' }
         # Half past a 2 MiB boundary the 1 MiB mapping spans two page tables. Where the page cache holds
         # the file in large folios, PageOut splits a folio it sees only part of, and splitting a file folio
         # unmaps it: the pages leave the child but stay cached. What stays is the kernel's, and shown.
@@ -208,7 +214,9 @@ Describe 'Set-MemoryAdvice -Region' {
         } finally { Stop-PageChild $child }
     }
 
-    It 'without CAP_SYS_NICE fails with AccessDenied naming it, and the pages stay' -Skip:(-not $Python -or -not $HasFincore -or $CanNice) {
+    It 'without CAP_SYS_NICE fails with AccessDenied naming it, and the pages stay' {
+        if ($NoChildReason) { Set-ItResult -Skipped -Because $NoChildReason }
+        if ($CanNice) { Set-ItResult -Skipped -Because 'this user has CAP_SYS_NICE, so there is no refusal to see (the unprivileged pass checks it)' }
         $child = Start-PageChild 1
         try {
             $null = Send-PageChild $child "map $File"
