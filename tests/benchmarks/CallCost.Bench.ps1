@@ -79,10 +79,20 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
         ours = "Import-Module '$module'; `$null = Get-PageResidency -LiteralPath '$quotedFile' -Summary"
     }
     $spawned = @{ bare = @(); empty = @(); ours = @() }
-    foreach ($round in 1..$Rounds) {
-        $order = @($shells.Keys); if ($round % 2 -eq 0) { [array]::Reverse($order) }
-        foreach ($name in $order) { $spawned[$name] += Measure-Spawn $Native $Pwsh @('-NoProfile', '-NonInteractive', '-Command', $shells[$name]) }
-    }
+    # pwsh keeps a profile of what its start-up compiled (multicore JIT, StartupProfileData in
+    # $XDG_CACHE_HOME/powershell) and replays it at the next start: each kind of shell gets a cache
+    # of its own, primed by one untimed run, so that none replays another's (or another user's).
+    $savedCache = $env:XDG_CACHE_HOME
+    try {
+        foreach ($round in 0..$Rounds) {
+            $order = @($shells.Keys); if ($round % 2 -eq 0) { [array]::Reverse($order) }
+            foreach ($name in $order) {
+                $env:XDG_CACHE_HOME = Join-Path $WorkDirectory "pwsh-cache-$name"
+                $ms = Measure-Spawn $Native $Pwsh @('-NoProfile', '-NonInteractive', '-Command', $shells[$name])
+                if ($round -gt 0) { $spawned[$name] += $ms }
+            }
+        }
+    } finally { $env:XDG_CACHE_HOME = $savedCache }
     $overBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.ours[$i] - $spawned.bare[$i] })
     $emptyOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.empty[$i] - $spawned.bare[$i] })
     $bareMedian = ($spawned.bare | Sort-Object)[[int][Math]::Floor($Rounds / 2)]
