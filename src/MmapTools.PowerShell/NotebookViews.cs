@@ -8,8 +8,8 @@ namespace MmapTools.PowerShell;
 /// appear as pictures after Import-Module alone. The pwsh kernel prints a cell's output through
 /// PowerShell's format system, which never asks .NET Interactive's formatters;
 /// MmapTools.Interactive.format.ps1xml, beside this assembly, puts views first that hand each object
-/// to MmapTools.Interactive's display. Elsewhere nothing is loaded: a nested script module did this
-/// before, and compiling it cost a plain shell a third of the import.
+/// to MmapTools.Interactive's display. Elsewhere nothing is loaded, so a plain shell's import pays
+/// nothing for it (a nested script module, compiled at every import, did this before).
 /// </summary>
 internal static class NotebookViews
 {
@@ -26,7 +26,10 @@ internal static class NotebookViews
         if (!InNotebook()) return;
         string directory = Path.GetDirectoryName(typeof(NotebookViews).Assembly.Location) ?? ".";
         // The library is not referenced: it compiles against .NET Interactive, which only a notebook has.
-        var library = Assembly.LoadFrom(Path.Combine(directory, LibraryFileName));
+        // A notebook that loaded the package (#r "nuget: MmapTools.Interactive") has it already: that
+        // copy serves, so that C# and PowerShell cells share its types.
+        var library = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == Path.GetFileNameWithoutExtension(LibraryFileName))
+            ?? Assembly.LoadFrom(Path.Combine(directory, LibraryFileName));
         library.GetType("MmapTools.Interactive.MmapFormatters", throwOnError: true)!.GetMethod("Register")!.Invoke(null, null);
         using var shell = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
         shell.AddCommand("Update-FormatData").AddParameter("PrependPath", Path.Combine(directory, FormatFileName)).Invoke();
