@@ -91,7 +91,7 @@ public sealed unsafe partial class MemoryMap
         var (start, bytes) = PageRange(offset, ref length);
         using var lease = Lease();
         var before = FileCacheStat(offset, length.Value);
-        int flags = (async ? Libc.MS_ASYNC : Libc.MS_SYNC) | (invalidate ? Libc.MS_INVALIDATE : 0);
+        int flags = (async || TestFault.SyncAsAsync ? Libc.MS_ASYNC : Libc.MS_SYNC) | (invalidate ? Libc.MS_INVALIDATE : 0);
         long started = Stopwatch.GetTimestamp();
         if (Libc.msync(lease.Base + start, bytes, flags) != 0)
             throw SystemCallException.FromLastError("msync", FailureHints.Msync);

@@ -93,7 +93,9 @@ public sealed class PageResidency
     /// <summary>Pages the range touches.</summary>
     public long TotalPages { get; init; }
 
-    public long ResidentPages { get; init; }
+    public long ResidentPages { get => _residentPages; init => _residentPages = value + TestFault.ExtraResidentPages; }
+
+    private readonly long _residentPages;
 
     /// <summary>Dirty pages in the page cache, where cachestat tells; otherwise null.</summary>
     public long? DirtyPages { get; init; }

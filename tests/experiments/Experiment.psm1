@@ -204,6 +204,19 @@ function Test-DirtyCounts {
     } finally { Remove-Item -LiteralPath $probe }
 }
 
+<#
+.SYNOPSIS
+    A file's dirty and under-write-back pages as the kernel counts them, by a raw cachestat call of
+    the test oracle (not through MmapTools); throws when the call fails.
+#>
+function Get-KernelDirtyCount {
+    param([Parameter(Mandatory)] [string] $Path)
+    $errno = 0
+    $counts = [MmapToolsTests.RawKernel]::CachestatOf($Path, 0, 0, [ref] $errno)
+    if ($errno -ne 0) { throw "cachestat of $Path failed with errno $errno" }
+    [pscustomobject]@{ Dirty = [long] $counts.Dirty; Writeback = [long] $counts.Writeback }
+}
+
 $script:NoDirtyCountsReason = 'This kernel has no cachestat system call (ENOSYS; it came in Linux 6.5), so it counts no dirty pages, and this claim is about them.'
 function Get-NoDirtyCountsReason { $script:NoDirtyCountsReason }
 
@@ -537,7 +550,7 @@ function Get-Ratio([double] $Numerator, [double] $Denominator) {
 
 Export-ModuleMember -Function @(
     'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory', 'Get-ExperimentProfile', 'Get-ProfileFact', 'Get-PagemapCount', 'Get-FincorePages', 'Get-BracketedResidency'
-    'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-NoDirtyCountsReason'
+    'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-KernelDirtyCount', 'Get-NoDirtyCountsReason'
     'Get-Python', 'Get-CCompiler', 'Invoke-Child', 'Invoke-Python', 'Start-PythonChild', 'Read-ChildLine', 'Send-ChildLine', 'Stop-Child'
     'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf'
     'Get-Sysctl', 'Use-Sysctl', 'Test-Root', 'Test-KernelConfig', 'Wait-Until', 'Get-Ratio'

@@ -7,6 +7,7 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
     Import-Module (Join-Path $PSScriptRoot 'Experiment.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../pester/KernelOracle.psm1') -Function Get-MincoreCount, Assert-KernelAgrees
     Initialize-ExperimentLog 'Notes'
     Initialize-Probe
     $script:Dir = New-ExperimentDirectory 'Notes'
@@ -21,6 +22,19 @@ BeforeAll {
             $best = [Math]::Min($best, $chase.Milliseconds * 1e6 / $chase.Accesses)
         }
         $best
+    }
+
+    # The first bytes of a map read through a raw pointer (Marshal.Copy), not through the tool.
+    function Read-Raw($Map, [int] $Length) {
+        $bytes = [byte[]]::new($Length)
+        [Runtime.InteropServices.Marshal]::Copy($Map.Address, $bytes, 0, $Length)
+        , $bytes
+    }
+
+    # The tool's resident pages of a map within a raw mincore of it read around it (for shared
+    # anonymous memory mincore counts the shmem pages in memory, mapped here or not).
+    function Assert-MapResidency($Map, [string] $When) {
+        Assert-KernelAgrees "$When, the pages of the map resident" { Get-MincoreCount $Map.Address.ToInt64() $Map.Length } { (Get-PageResidency $Map -Detail Summary).ResidentPages }
     }
 
     function Get-SmapsField([long] $Address, [string] $Field) {
@@ -175,19 +189,27 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $map = New-MemoryMap -Anonymous -Size 4MB
         $null = [MmapExperiments.Probe]::Touch($map.Address, [MmapExperiments.Probe]::Offsets(4MB, $PageSize), $true)
         Write-MemoryMap $map -Offset 0 -Text 'private data'
+        $written = Read-Raw $map 12
+        $residentBefore = Assert-MapResidency $map 'before MADV_DONTNEED'
         $rssBefore = (Get-RegionOf $map.Address).Rss
         Set-MemoryAdvice $map DontNeed -Confirm:$false
         $rssAfter = (Get-RegionOf $map.Address).Rss
+        $residentAfter = Assert-MapResidency $map 'after MADV_DONTNEED'
         $readBack = Read-MemoryMap $map -Length 12
+        $raw = Read-Raw $map 12
         Remove-MemoryMap $map
+        $zeroed = @($raw | Where-Object { $_ -ne 0 }).Count -eq 0
 
         Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
             'Rss before / after MADV_DONTNEED (KiB)' = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
+            'pages of the map resident before / after (Get-PageResidency, within raw mincore)' = "$residentBefore / $residentAfter"
             'the first 12 bytes, once "private data"' = ($readBack | ForEach-Object { '{0:x2}' -f $_ }) -join ''
-        }) -Verdict 'holds' -Why "The pages were freed at once (Rss $($rssBefore / 1KB) KiB to $($rssAfter / 1KB) KiB) and read back as zeros: for private anonymous memory DONTNEED throws the content away. The cmdlet asks for confirmation for exactly this reason."
+        }) -Verdict $(if ($zeroed) { 'holds' } else { 'does not hold here' }) -Fact KernelRelease -Why $(if ($zeroed) {
+                "The pages were freed at once (Rss $($rssBefore / 1KB) KiB to $($rssAfter / 1KB) KiB) and read back as zeros: for private anonymous memory DONTNEED throws the content away. The cmdlet asks for confirmation for exactly this reason."
+            } else { "The first bytes read back as $(($raw | ForEach-Object { '{0:x2}' -f $_ }) -join '') after MADV_DONTNEED, not zeros." })
 
-        @($readBack | Where-Object { $_ -ne 0 }).Count | Should -Be 0
-        $rssAfter | Should -BeLessThan $rssBefore
+        ($written | ForEach-Object { [char] $_ }) -join '' | Should -Be 'private data' -Because 'a raw read must see what Write-MemoryMap wrote'
+        ($readBack -join ',') | Should -Be ($raw -join ',') -Because 'Read-MemoryMap must read what a raw pointer reads'
     }
 
     It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on shared anonymous memory zeros the pages' } {
@@ -197,16 +219,21 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $rssBefore = (Get-RegionOf $map.Address).Rss
         Set-MemoryAdvice $map DontNeed
         $rssAfter = (Get-RegionOf $map.Address).Rss
+        $residentAfter = Assert-MapResidency $map 'after MADV_DONTNEED'
         $readBack = Read-MemoryMap $map -Length 12 -AsText
+        $raw = -join [char[]] (Read-Raw $map 12)
         Remove-MemoryMap $map
+        $kept = $raw -eq 'shared data!'
 
         Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
             'Rss of the map before / after MADV_DONTNEED (KiB)' = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
             'the first 12 bytes afterwards'                     = $readBack
-        }) -Verdict 'does not hold here' -Why "DONTNEED is said to zero anonymous memory; shared anonymous memory it does not: the map's resident set fell ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB) but the data read back intact. Shared anonymous pages belong to an in-memory file (shmem) that other processes may map; DONTNEED only drops this process's page-table entries, and the next access maps the same pages again. Freeing them takes MADV_REMOVE."
+            'pages of the shmem object resident after (Get-PageResidency, within raw mincore)' = $residentAfter
+        }) -Verdict $(if ($kept) { 'does not hold here' } else { 'holds' }) -Fact KernelRelease -Why $(if ($kept) {
+                "DONTNEED is said to zero anonymous memory; shared anonymous memory it does not: the map's resident set fell ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB) but the data read back intact. Shared anonymous pages belong to an in-memory file (shmem) that other processes may map; DONTNEED only drops this process's page-table entries, and the next access maps the same pages again. Freeing them takes MADV_REMOVE."
+            } else { "The shared anonymous pages read back as '$raw' after MADV_DONTNEED: their content was thrown away." })
 
-        $readBack | Should -Be 'shared data!'
-        $rssAfter | Should -BeLessThan $rssBefore
+        $readBack | Should -Be $raw -Because 'Read-MemoryMap must read what a raw pointer reads'
     }
 
     It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'MADV_DONTNEED on a file-backed map drops its pages from the page cache' } {
@@ -219,7 +246,9 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         $rssBefore = (Get-RegionOf $map.Address).Rss
         $advice = Set-MemoryAdvice $map DontNeed -PassThru
         $rssAfter = (Get-RegionOf $map.Address).Rss
-        $cachedAfter = (Get-PageResidency $file -Summary).ResidentPages
+        $smapsRssAfter = Get-SmapsField $map.Address.ToInt64() 'Rss'
+        $cached = Get-BracketedResidency $file
+        $cachedAfter = $cached.Tool
         Remove-MemoryMap $map
         # A private file map: DONTNEED throws away the private copies, and the file's content shows again.
         $private = New-MemoryMap $file -Private -Access ReadWrite
@@ -227,10 +256,13 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
         Write-MemoryMap $private -Offset 0 -Text 'scribble'
         Set-MemoryAdvice $private DontNeed -Confirm:$false
         $afterPrivate = Read-MemoryMap $private -Length 8
+        $rawPrivate = Read-Raw $private 8
         Remove-MemoryMap $private
         # What does drop file pages from the cache: posix_fadvise(POSIX_FADV_DONTNEED), and only whole folios.
         $onePage = Set-MemoryAdvice -Path $file -Evict -Offset (4 * $PageSize) -Length $PageSize -PassThru
         $wholeFile = Set-MemoryAdvice -Path $file -Evict -PassThru
+        $fincoreAfterEvict = Get-FincorePages $file
+        $dropped = $cachedAfter -lt $pages / 2
 
         Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
             'shared file map: its Rss before / after MADV_DONTNEED (KiB)'     = "$($rssBefore / 1KB) / $($rssAfter / 1KB)"
@@ -238,12 +270,16 @@ Describe '<Section>' -ForEach @{ Section = 'notes' } {
             'private file map: a written page after MADV_DONTNEED is the file''s again' = (-join [char[]] $afterPrivate) -eq (-join [char[]] $original)
             'posix_fadvise DONTNEED of one page: cached pages before / after'  = "$($onePage.Before.ResidentPages) / $($onePage.After.ResidentPages) (of the 1-page range)"
             'posix_fadvise DONTNEED of the whole file: cached before / after'  = "$($wholeFile.ResidentPagesBefore) / $($wholeFile.ResidentPagesAfter)"
-        }) -Verdict 'does not hold here' -Why "MADV_DONTNEED emptied the map ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB resident) but the page cache kept every page ($cachedAfter of $pages): it drops the process's page-table entries, not the cached pages, which other processes may be using. On a private file map it throws away the private copies, so the file's content shows through again. What drops file pages from the cache is posix_fadvise(POSIX_FADV_DONTNEED) (Set-MemoryAdvice -Evict), clean pages only, and on this kernel only whole folios: a one-page range left $($onePage.After.ResidentPages) page cached, the whole file $($wholeFile.ResidentPagesAfter)."
+        }) -Verdict $(if ($dropped) { 'holds' } else { 'does not hold here' }) -Fact DamonReclaimActive, LargeFolios -Why $(if ($dropped) {
+                "MADV_DONTNEED on the shared file map left only $cachedAfter of $pages pages in the page cache."
+            } else {
+                "MADV_DONTNEED emptied the map ($($rssBefore / 1KB) to $($rssAfter / 1KB) KiB resident) but the page cache kept $cachedAfter of its $pages pages: it drops the process's page-table entries, not the cached pages, which other processes may be using. On a private file map it throws away the private copies, so the file's content shows through again. What drops file pages from the cache is posix_fadvise(POSIX_FADV_DONTNEED) (Set-MemoryAdvice -Evict), clean pages only, and on this kernel only whole folios: a one-page range left $($onePage.After.ResidentPages) page cached, the whole file $($wholeFile.ResidentPagesAfter)."
+            })
 
-        $rssAfter | Should -BeLessThan $rssBefore
-        $cachedAfter | Should -Be $pages
-        $afterPrivate | Should -Be $original
-        $wholeFile.ResidentPagesAfter | Should -Be 0
+        $rssAfter | Should -Be $smapsRssAfter -Because 'Get-MemoryMap must give the map the Rss smaps gives it (nothing touches it between)'
+        if ($null -ne $cached.Low) { $cachedAfter | Should -BeIn ($cached.Low..$cached.High) -Because "fincore counted $($cached.Low) to $($cached.High) cached pages around the tool" }
+        ($afterPrivate -join ',') | Should -Be ($rawPrivate -join ',') -Because 'Read-MemoryMap must read what a raw pointer reads'
+        if ($null -ne $fincoreAfterEvict) { $wholeFile.ResidentPagesAfter | Should -BeGreaterOrEqual $fincoreAfterEvict -Because "the eviction's count after it cannot be below fincore's later count ($fincoreAfterEvict): nothing reads the file meanwhile" }
     }
 
     It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'The 64-bit address space lets you map very large files without worrying about running out of addresses' } {

@@ -25,6 +25,12 @@
     A wildcard for the cmdlet test files (default *, or $env:MMAPTOOLS_MATRIX_PESTER).
 .PARAMETER NotebookFilter
     A wildcard for the notebooks (default *, or $env:MMAPTOOLS_MATRIX_NOTEBOOKS).
+.PARAMETER WrongTool
+    Test-only proof that the checks catch a wrong tool (or $env:MMAPTOOLS_MATRIX_WRONG_TOOL=1): every
+    suite runs with MMAPTOOLS_TEST_FAULT=residency,sync (src/MmapTools.Core/TestFault.cs: residency
+    one page too many, a synchronous sync made MS_ASYNC), the experiments and notebooks by default,
+    into artifacts/matrix-wrong-tool. The run fails when a cell's suite ends WITHOUT a failure, and
+    its report lists the checks that caught the fault. README.md is never updated from it.
 #>
 [CmdletBinding()]
 param(
@@ -35,6 +41,7 @@ param(
     [string] $ExperimentFilter = $(if ($env:MMAPTOOLS_MATRIX_EXPERIMENTS) { $env:MMAPTOOLS_MATRIX_EXPERIMENTS } else { '*' }),
     [string] $PesterFilter = $(if ($env:MMAPTOOLS_MATRIX_PESTER) { $env:MMAPTOOLS_MATRIX_PESTER } else { '*' }),
     [string] $NotebookFilter = $(if ($env:MMAPTOOLS_MATRIX_NOTEBOOKS) { $env:MMAPTOOLS_MATRIX_NOTEBOOKS } else { '*' }),
+    [switch] $WrongTool = $($env:MMAPTOOLS_MATRIX_WRONG_TOOL -eq '1'),
     # The memory cgroup's limit: below what the suites' files and maps take, so the kernel reclaims
     # inside the cgroup, and above what the processes themselves need (at 384 MiB the notebooks'
     # .NET Interactive kernel was killed). The cell reports how often the limit was reached.
@@ -45,8 +52,11 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 Import-Module (Join-Path $PSScriptRoot 'TestRun.psm1') -Force
 
-$Output = Join-Path $Root 'artifacts/matrix'
+$Output = Join-Path $Root $(if ($WrongTool) { 'artifacts/matrix-wrong-tool' } else { 'artifacts/matrix' })
 $AllSuites = 'experiments', 'pester', 'notebooks'
+# The faults of the wrong tool, read by MmapTools.Core in every process the suites start.
+$Fault = @{ MMAPTOOLS_TEST_FAULT = 'residency,sync' }
+if ($WrongTool) { $env:MMAPTOOLS_TEST_FAULT = $Fault.MMAPTOOLS_TEST_FAULT }
 $Thp = '/sys/kernel/mm/transparent_hugepage/enabled'
 $Overcommit = '/proc/sys/vm/overcommit_memory'
 $IsRoot = (& id -u) -eq '0'
@@ -226,7 +236,7 @@ function Get-Layout($Cell, $State, [string] $CellDirectory) {
     $stage = "/tmp/mmaptools-matrix-$PID"
     if (Test-Path -LiteralPath $stage) { Remove-Item -LiteralPath $stage -Recurse -Force }
     $as = & (Join-Path $PSScriptRoot 'New-UnprivilegedStage.ps1') -Stage $stage -PesterManifest $PesterManifest -ModuleDirectory (Join-Path $Root 'artifacts/module/MmapTools') `
-        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments', 'results/experiments', 'results/pester' -Environment @{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" }
+        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments', 'results/experiments', 'results/pester' -Environment (@{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" } + $(if ($WrongTool) { $Fault } else { @{} }))
     [pscustomobject]@{ Root = $stage; Stage = $stage; Launcher = $prefix + $as.Launcher; Runner = $as.Runner; PesterManifest = $as.PesterManifest; Results = $as.Results }
 }
 
@@ -387,9 +397,22 @@ function Write-MatrixReport($Results, [TimeSpan] $Duration) {
     $lines.Add('## Failed tests')
     $lines.Add('')
     $lines.Add($(if ($failures.Count) { $failures -join "`n" } else { 'None.' }))
+    if ($WrongTool) {
+        $lines.Add('')
+        $lines.Add('## The wrong tool')
+        $lines.Add('')
+        $escaped = @(Get-EscapedSuite $ran)
+        $lines.Add("Every suite ran with MMAPTOOLS_TEST_FAULT=$($Fault.MMAPTOOLS_TEST_FAULT): residency one page too many, a synchronous sync made MS_ASYNC. " +
+            $(if ($escaped.Count) { "NOT caught by: $($escaped -join ', ')." } else { 'Caught in every cell and suite that ran: the failed tests above are the checks that caught it.' }))
+    }
     $path = Join-Path $Output 'matrix.md'
     Set-Content -LiteralPath $path -Value ($lines -join "`n")
     $path
+}
+
+# "<cell> <suite>" of each suite that ran to its end without a failure: under the wrong tool, one that let it pass.
+function Get-EscapedSuite($Ran) {
+    foreach ($r in $Ran) { foreach ($s in $r.Suites) { if ($s.Failed -eq 0 -and -not $s.Problems) { "$($r.Name) $($s.Name)" } } }
 }
 
 # The last full run's table in README.md, between its markers.
@@ -413,15 +436,21 @@ $unknown = @($Cell | Where-Object { $_ -notin $Cells.Keys }) + @($Suite | Where-
 if ($unknown.Count) { throw "unknown cell or suite: $($unknown -join ', ') (cells: $($Cells.Keys -join ', '); suites: $($AllSuites -join ', '))" }
 $full = $Cell.Count -eq 0 -and $Suite.Count -eq 0 -and $ExperimentFilter -eq '*' -and $PesterFilter -eq '*' -and $NotebookFilter -eq '*'
 $selected = if ($Cell.Count) { $Cell } else { @($Cells.Keys) }
-$Suites = if ($Suite.Count) { $Suite } else { $AllSuites }
+$Suites = if ($Suite.Count) { $Suite } elseif ($WrongTool) { 'experiments', 'notebooks' } else { $AllSuites }
 if (Test-Path -LiteralPath $Output) { Remove-Item -LiteralPath $Output -Recurse -Force }
 $null = New-Item -ItemType Directory -Path $Output
 $watch = [Diagnostics.Stopwatch]::StartNew()
 $results = foreach ($name in $selected) { Invoke-Cell $Cells[$name] }
 $report = Write-MatrixReport @($results) $watch.Elapsed
 Write-Host "matrix: $report"
-if ($full) { Update-Readme $report }
+if ($full -and -not $WrongTool) { Update-Readme $report }
 $unrestored = @($results | Where-Object { $_.Restored -like 'NOT RESTORED*' })
 if ($unrestored.Count) { throw "cell(s) $($unrestored.Name -join ', ') could not restore the machine: $($unrestored.Restored -join '; ')" }
+if ($WrongTool) {
+    $escaped = @(Get-EscapedSuite @($results | Where-Object { -not $_.Skipped }))
+    if ($escaped.Count) { throw "the wrong tool passed: $($escaped -join ', ') ended without a failure; see $report" }
+    Write-Host "matrix: the wrong tool was caught in every cell and suite that ran; the checks that caught it are in $report"
+    return
+}
 $bad = @($results | Where-Object { $_.Problem -or @($_.Suites | Where-Object { $_.Failed -gt 0 -or @($_.Problems | Where-Object { $_ -notlike 'not run:*' }).Count }).Count })
 if ($bad.Count) { throw "cell(s) $($bad.Name -join ', ') had failures or problems; see $report" }
