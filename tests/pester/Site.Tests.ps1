@@ -113,11 +113,12 @@ Describe 'The site' {
     It 'saves screenshots of the index, a notebook with heat maps and a cmdlet page' {
         $shots = Join-Path $Root 'artifacts/site-screenshots'
         $null = New-Item -ItemType Directory -Force -Path $shots
+        # The first notebook with a heat map, scrolled to its first resident page (ResidencyHeatMap.ResidentColor).
         $notebook = $Results | Where-Object { $_.HeatMaps -and $_.Page -like '*/notebooks/*' } | Select-Object -First 1
         $taken = @(
             @{ Page = 'index.html'; Path = 'index.png'; Selector = '' }
             @{ Page = 'cmdlets/Get-PageResidency.html'; Path = 'cmdlet-Get-PageResidency.png'; Selector = '' }
-            if ($notebook) { @{ Page = [IO.Path]::GetRelativePath($Site, $notebook.Page); Path = "notebook-$([IO.Path]::GetFileNameWithoutExtension($notebook.Page)).png"; Selector = 'svg g.cells' } }
+            if ($notebook) { @{ Page = [IO.Path]::GetRelativePath($Site, $notebook.Page); Path = "notebook-$([IO.Path]::GetFileNameWithoutExtension($notebook.Page)).png"; Selector = "svg g.cells rect[fill='#2f9e44']" } }
         ) | ForEach-Object {
             $path = Join-Path $shots $_.Path
             Save-SiteScreenshot $Browser (Join-Path $Site $_.Page) $path $_.Selector

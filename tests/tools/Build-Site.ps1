@@ -135,7 +135,8 @@ foreach ($cmdlet in $cmdlets) {
     $help = Get-Help $cmdlet.Name -Full
     $body = [Text.StringBuilder]::new()
     $null = $body.AppendLine("<h1>$($cmdlet.Name)</h1>").AppendLine("<p class=""synopsis"">$(Get-Encoded $help.Synopsis)</p>")
-    $null = $body.AppendLine('<h2 id="syntax">Syntax</h2>').AppendLine("<pre>$(Get-Encoded (($help.syntax | Out-String -Width 100).Trim()))</pre>")
+    # One line a parameter set, which the page wraps between words.
+    $null = $body.AppendLine('<h2 id="syntax">Syntax</h2>').AppendLine("<pre class=""syntax"">$(Get-Encoded (($help.syntax | Out-String -Width 4096).Trim()))</pre>")
     $null = $body.AppendLine('<h2 id="description">Description</h2>').AppendLine((ConvertTo-Paragraphs $help.description))
     $null = $body.AppendLine('<h2 id="parameters">Parameters</h2>')
     foreach ($parameter in @($help.parameters.parameter)) {
