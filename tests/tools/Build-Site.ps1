@@ -97,25 +97,30 @@ function Remove-OutputScript([string] $Json) {
     $notebook | ConvertTo-Json -Depth 100
 }
 
+# Each notebook's executed copy (else its source), cleaned into a folder of its own and rendered
+# there by one nbconvert (Python's start-up is most of a notebook's time).
 $rendered = Join-Path ([IO.Path]::GetTempPath()) "mmaptools-site-$PID"
 $null = New-Item -ItemType Directory -Force -Path $rendered
 $notebooks = try {
-    foreach ($source in Get-ChildItem -LiteralPath (Join-Path $Root 'notebooks') -Filter '*.ipynb' -File | Sort-Object Name) {
-        $executed = Join-Path $NotebookDirectory $source.Name
-        $isExecuted = Test-Path -LiteralPath $executed
-        $notebook = if ($isExecuted) { $executed } else { $source.FullName }
-        $copy = Join-Path $rendered $source.Name
-        Set-Content -LiteralPath $copy -Encoding utf8NoBOM -Value (Remove-OutputScript (Get-Content -Raw -LiteralPath $notebook))
-        $log = & jupyter nbconvert --to html --template basic --output-dir $rendered $copy 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "jupyter nbconvert --to html of $notebook exited with code ${LASTEXITCODE}: $($log -join ' ')" }
-        $cells = Get-Content -Raw -LiteralPath (Join-Path $rendered "$($source.BaseName).html")
-        $note = if (-not $isExecuted) {
+    $sources = @(Get-ChildItem -LiteralPath (Join-Path $Root 'notebooks') -Filter '*.ipynb' -File | Sort-Object Name | ForEach-Object {
+            $executed = Join-Path $NotebookDirectory $_.Name
+            $isExecuted = Test-Path -LiteralPath $executed
+            $notebook = if ($isExecuted) { $executed } else { $_.FullName }
+            Set-Content -LiteralPath (Join-Path $rendered $_.Name) -Encoding utf8NoBOM -Value (Remove-OutputScript (Get-Content -Raw -LiteralPath $notebook))
+            [pscustomobject]@{ Name = $_.BaseName; Title = Get-NotebookTitle $notebook; Executed = $isExecuted }
+        })
+    if ($sources.Count) {
+        $log = & jupyter nbconvert --to html --template basic --output-dir $rendered @($sources | ForEach-Object { Join-Path $rendered "$($_.Name).ipynb" }) 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "jupyter nbconvert --to html exited with code ${LASTEXITCODE}: $($log -join ' ')" }
+    }
+    foreach ($notebook in $sources) {
+        $cells = Get-Content -Raw -LiteralPath (Join-Path $rendered "$($notebook.Name).html")
+        $note = if (-not $notebook.Executed) {
             "<p class=""note"">Not executed: there is no executed copy in $(Get-Encoded $NotebookDirectory), so the cells are shown without their outputs (<code>build.ps1 site</code> executes the notebooks first).</p>`n"
         }
-        $title = Get-NotebookTitle $notebook
-        $null = Write-Page "notebooks/$($source.BaseName).html" $title "<div class=""notebook"">`n$note$cells`n</div>"
-        [pscustomobject]@{ Name = $source.BaseName; Title = $title; Executed = $isExecuted }
+        $null = Write-Page "notebooks/$($notebook.Name).html" $notebook.Title "<div class=""notebook"">`n$note$cells`n</div>"
     }
+    $sources
 } finally {
     Remove-Item -LiteralPath $rendered -Recurse -Force
 }
