@@ -68,10 +68,9 @@ $Body
 </body>
 </html>
 "@
-    Get-Item -LiteralPath $path
 }
 
-function ConvertTo-Html([string] $Markdown) { (ConvertFrom-Markdown -InputObject $Markdown).Html }
+function Get-MarkdownHtml([string] $Markdown) { (ConvertFrom-Markdown -InputObject $Markdown).Html }
 
 # ---------------------------------------------------------------- notebooks
 
@@ -118,7 +117,7 @@ $notebooks = try {
         $note = if (-not $notebook.Executed) {
             "<p class=""note"">Not executed: there is no executed copy in $(Get-Encoded $NotebookDirectory), so the cells are shown without their outputs (<code>build.ps1 site</code> executes the notebooks first).</p>`n"
         }
-        $null = Write-Page "notebooks/$($notebook.Name).html" $notebook.Title "<div class=""notebook"">`n$note$cells`n</div>"
+        Write-Page "notebooks/$($notebook.Name).html" $notebook.Title "<div class=""notebook"">`n$note$cells`n</div>"
     }
     $sources
 } finally {
@@ -164,10 +163,10 @@ foreach ($cmdlet in $cmdlets) {
     }
     $links = @($help.relatedLinks.navigationLink | ForEach-Object { "<li>$(ConvertTo-HelpLink $_.linkText)</li>" })
     $null = $body.AppendLine('<h2 id="related-links">Related links</h2>').AppendLine("<ul>$($links -join '')</ul>")
-    $null = Write-Page "cmdlets/$($cmdlet.Name).html" $cmdlet.Name $body.ToString()
+    Write-Page "cmdlets/$($cmdlet.Name).html" $cmdlet.Name $body.ToString()
 }
 $about = Get-Content -Raw -LiteralPath (Join-Path $module.ModuleBase 'en-US/about_MmapTools.help.txt')
-$null = Write-Page 'cmdlets/about_MmapTools.html' 'about_MmapTools' "<h1>about_MmapTools</h1>`n<pre>$(Get-Encoded $about)</pre>"
+Write-Page 'cmdlets/about_MmapTools.html' 'about_MmapTools' "<h1>about_MmapTools</h1>`n<pre>$(Get-Encoded $about)</pre>"
 
 # ---------------------------------------------------------------- reports
 
@@ -184,24 +183,24 @@ function Get-MarkdownSection([string] $Path, [string] $Heading) {
 
 $experiments = Join-Path $Root 'artifacts/experiments/report.md'
 if (-not (Test-Path -LiteralPath $experiments)) { $experiments = Join-Path $Root 'tests/experiments/LAST-RUN.md' }
-$null = Write-Page 'experiments.html' 'Experiments' "<p class=""source"">From $(Get-Encoded ([IO.Path]::GetRelativePath($Root, $experiments))).</p>`n$(ConvertTo-Html (Get-Content -Raw -LiteralPath $experiments))"
+Write-Page 'experiments.html' 'Experiments' "<p class=""source"">From $(Get-Encoded ([IO.Path]::GetRelativePath($Root, $experiments))).</p>`n$(Get-MarkdownHtml (Get-Content -Raw -LiteralPath $experiments))"
 
 $bench = Join-Path $Root 'artifacts/bench/results.md'
 $benchMarkdown = if (Test-Path -LiteralPath $bench) { Get-Content -Raw -LiteralPath $bench } else {
     $bench = Join-Path $Root 'README.md'
     Get-MarkdownSection $bench '## Benchmarks'
 }
-$null = Write-Page 'benchmarks.html' 'Benchmarks' "<p class=""source"">From $(Get-Encoded ([IO.Path]::GetRelativePath($Root, $bench))).</p>`n$(ConvertTo-Html $benchMarkdown)"
+Write-Page 'benchmarks.html' 'Benchmarks' "<p class=""source"">From $(Get-Encoded ([IO.Path]::GetRelativePath($Root, $bench))).</p>`n$(Get-MarkdownHtml $benchMarkdown)"
 
 # ---------------------------------------------------------------- index and style
 
 Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'site.css') -Destination (Join-Path $OutputDirectory 'site.css')
 # The README's first paragraph says what MmapTools is.
-$intro = ConvertTo-Html ((Get-Content -Raw -LiteralPath (Join-Path $Root 'README.md')) -split '\r?\n\s*\r?\n' | Where-Object { $_ -notmatch '^#' } | Select-Object -First 1)
+$intro = Get-MarkdownHtml ((Get-Content -Raw -LiteralPath (Join-Path $Root 'README.md')) -split '\r?\n\s*\r?\n' | Where-Object { $_ -notmatch '^#' } | Select-Object -First 1)
 $notebookList = ($notebooks | ForEach-Object {
         "<li><a href=""notebooks/$($_.Name).html"">$(Get-Encoded $_.Title)</a>$(if (-not $_.Executed) { ' (not executed)' })</li>" }) -join "`n"
 $cmdletList = ($cmdlets | ForEach-Object { "<li><a href=""cmdlets/$($_.Name).html"">$($_.Name)</a>: $(Get-Encoded (Get-Help $_.Name).Synopsis)</li>" }) -join "`n"
-$null = Write-Page 'index.html' 'MmapTools' @"
+Write-Page 'index.html' 'MmapTools' @"
 <h1>MmapTools</h1>
 $intro
 <h2 id="notebooks">Notebooks</h2>
