@@ -214,7 +214,7 @@ function Invoke-DemoTask {
 function Invoke-SiteTask {
     Invoke-BuildTask
     $stale = @(Get-ChildItem -LiteralPath (Join-Path $Root 'notebooks') -Filter '*.ipynb' -File | Where-Object { $source = $_; -not (Get-Item -LiteralPath (Join-Path $NotebookOutput $source.Name) -ErrorAction Ignore | Where-Object LastWriteTimeUtc -ge $source.LastWriteTimeUtc) })
-    if ($stale) { Write-Host "executing the notebooks first: $($stale.Count) have no executed copy, or an older one"; $null = Invoke-NotebookSuite }
+    if ($stale) { Write-Host "executing the notebooks first: an executed copy is missing or older than its notebook ($($stale.Name -join ', '))"; $null = Invoke-NotebookSuite }
     Invoke-Dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Tools 'Build-Site.ps1') -Root $Root -ModuleManifest (Join-Path $ModuleDirectory 'MmapTools.psd1') -OutputDirectory (Join-Path $Root 'artifacts/site')
 }
 
