@@ -9,11 +9,11 @@
     packages), tests/experiments, tests/benchmarks, tests/demo.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 test
-    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench, matrix.
+    The tasks: build (the default), test, demo, package, notebooks, experiments, fuzz, bench, matrix, site.
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench', 'matrix')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'notebooks', 'experiments', 'fuzz', 'bench', 'matrix', 'site')]
     [string] $Task = 'build',
     [string] $Configuration = 'Release'
 )
@@ -109,11 +109,12 @@ function Invoke-NotebookSuite([switch] $Html) {
         -Problem $(if ($ran.Count -eq 0) { 'no notebook ran' })
 }
 
+# The notebooks run before the cmdlet tests, whose site test shows their executed copies.
 $TestSuites = [ordered]@{
     dotnet = { Invoke-DotnetTestSuite }
+    notebooks = { Invoke-NotebookSuite }
     pester = { Invoke-PesterSuite }
     'pester-unprivileged' = { Invoke-UnprivilegedPesterSuite }
-    notebooks = { Invoke-NotebookSuite }
 }
 
 # ---------------------------------------------------------------- tasks
@@ -208,6 +209,15 @@ function Invoke-DemoTask {
         -ModulePath (Join-Path $ModuleDirectory 'MmapTools.psd1') -Directory (Join-Path $Root 'artifacts/demo')
 }
 
+# The site to read, artifacts/site (tests/tools/Build-Site.ps1); executes the notebooks first when
+# an executed copy is missing or older than its notebook.
+function Invoke-SiteTask {
+    Invoke-BuildTask
+    $stale = @(Get-ChildItem -LiteralPath (Join-Path $Root 'notebooks') -Filter '*.ipynb' -File | Where-Object { $source = $_; -not (Get-Item -LiteralPath (Join-Path $NotebookOutput $source.Name) -ErrorAction Ignore | Where-Object LastWriteTimeUtc -ge $source.LastWriteTimeUtc) })
+    if ($stale) { Write-Host "executing the notebooks first: an executed copy is missing or older than its notebook ($($stale.Name -join ', '))"; $null = Invoke-NotebookSuite }
+    Invoke-Dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $Tools 'Build-Site.ps1') -Root $Root -ModuleManifest (Join-Path $ModuleDirectory 'MmapTools.psd1') -OutputDirectory (Join-Path $Root 'artifacts/site')
+}
+
 $Tasks = @{
     build = { Invoke-BuildTask }
     test  = { Invoke-TestTask }
@@ -217,6 +227,7 @@ $Tasks = @{
     experiments = { Invoke-ExperimentsTask }
     fuzz = { Invoke-FuzzTask }
     bench = { Invoke-BenchTask }
+    site = { Invoke-SiteTask }
     # The suites under conditions that change mmap, one cell each (tests/tools/Matrix.ps1).
     matrix = { Invoke-BuildTask; Publish-InteractivePackages; & (Join-Path $Tools 'Matrix.ps1') -Root $Root -PesterManifest (Get-PesterManifest) }
 }
