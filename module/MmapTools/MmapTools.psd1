@@ -18,8 +18,6 @@
     RequiredAssemblies   = @('MmapTools.Core.dll')
     TypesToProcess       = @('MmapTools.types.ps1xml')
     FormatsToProcess     = @('MmapTools.format.ps1xml')
-    # Draws the cmdlets' output as pictures inside a .NET Interactive notebook; does nothing elsewhere.
-    NestedModules        = @('MmapTools.Notebook.psm1')
     CmdletsToExport      = @(
         'New-MemoryMap'
         'Remove-MemoryMap'

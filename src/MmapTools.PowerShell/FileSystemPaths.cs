@@ -64,17 +64,28 @@ internal static class FileSystemPaths
         return found;
     }
 
+    /// <summary>The FileSystem provider's qualifier, module and all, as PSPath properties begin.</summary>
+    private const string FileSystemQualifier = @"Microsoft.PowerShell.Core\FileSystem::";
+
     private static bool IsFileSystem(ProviderInfo provider) => provider.ImplementingType == typeof(FileSystemProvider);
 
     /// <summary>
     /// The file system path of a plain path, without asking the provider, where that gives the same
-    /// answer: the current location is in the FileSystem provider and the path has no drive or
-    /// provider qualifier (':'), no home ('~'), no backslash and, unless literal, no wildcard. The
+    /// answer: a literal absolute path qualified by the FileSystem provider (a PSPath), or, while the
+    /// current location is in the FileSystem provider, a path with no drive or provider qualifier
+    /// (':'), no home ('~'), no backslash and, unless literal, no wildcard. The
     /// provider's resolution validates the drive on every call (reading the mount table), which
     /// costs several times more than mapping a small file. Null: ask the provider.
     /// </summary>
     private static string? TryPlainPath(PSCmdlet cmdlet, string path, bool literal)
     {
+        if (literal && path.StartsWith(FileSystemQualifier, StringComparison.Ordinal))
+        {
+            // What Get-ChildItem's objects bind to -LiteralPath (their PSPath): the provider is named
+            // in full, and an absolute path after it is the file system path itself.
+            string rest = path[FileSystemQualifier.Length..];
+            return rest.StartsWith('/') && rest.AsSpan().IndexOfAny(':', '\\') < 0 ? System.IO.Path.GetFullPath(rest) : null;
+        }
         if (path.Length == 0 || path[0] == '~' || path.AsSpan().IndexOfAny(':', '\\') >= 0) return null;
         if (!literal && WildcardPattern.ContainsWildcardCharacters(path)) return null;
         // The location's PowerShell path is its file system path on the root drive ("/..."); its

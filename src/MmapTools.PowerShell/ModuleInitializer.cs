@@ -6,6 +6,7 @@ namespace MmapTools.PowerShell;
 /// <summary>
 /// Refuses the import off Linux with one sentence, before any cmdlet is reached: a manifest cannot
 /// name an operating system, and every call would otherwise fail on a libc that is not there.
+/// In a notebook it loads the pictures (<see cref="NotebookViews"/>).
 /// </summary>
 public sealed class ModuleInitializer : IModuleAssemblyInitializer
 {
@@ -14,6 +15,7 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer
         var reason = GetUnsupportedReason(OperatingSystem.IsLinux(), RuntimeInformation.OSDescription);
         if (reason is not null)
             throw new PlatformNotSupportedException(reason);
+        NotebookViews.LoadIfInNotebook();
     }
 
     /// <summary>Why MmapTools cannot run on the system described, or null where it can.</summary>

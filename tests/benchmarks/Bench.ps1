@@ -8,7 +8,8 @@
     (ours / theirs: below 1 is faster) against the issue's targets.
 
     Our side runs in this process: the module's cmdlets and the Core library, timed around the
-    call itself; the shell's start-up is measured apart. The other tools run as processes, timed
+    call itself; the shell's start-up and the fixed cost of a call are measured apart
+    (CallCost.Bench.ps1). The other tools run as processes, timed
     from spawn to exit by bench-native (tests/benchmarks/bench-native.c, compiled here when cc
     exists; otherwise by .NET's Process). The raw mincore baseline is bench-native's too, or the
     same libc calls from C# without a compiler; the summary says which.
@@ -221,18 +222,6 @@ $null = Get-PageResidency -LiteralPath $SmallFile -Detail Bitmap
 $null = Get-PageResidency -LiteralPath $Tree -Recurse -Summary
 Set-MemoryAdvice -LiteralPath $SmallFile -Evict
 Set-MemoryAdvice -LiteralPath $SmallFile -Warm
-Remove-MemoryMap (New-MemoryMap -LiteralPath $SmallFile)
-$null = [MmapTools.Benchmarks.Measurements]::MapAndDispose($SmallFile, 100)
-
-# ---------------------------------------------------------------- the shell's start-up, apart
-
-Write-Host 'shell start-up (reported apart: our side is timed in-process)'
-$startup = foreach ($i in 1..3) { (Invoke-Timed $Pwsh @('-NoProfile', '-NonInteractive', '-Command', 'exit')).Ms }
-$startupWithCall = foreach ($i in 1..3) {
-    (Invoke-Timed $Pwsh @('-NoProfile', '-NonInteractive', '-Command', "Import-Module '$ModulePath'; `$null = Get-PageResidency -LiteralPath '$BigFile' -Summary")).Ms
-}
-$spawnFloor = Get-Median $(foreach ($i in 1..5) { (Invoke-Timed '/bin/true' @()).Ms })
-Write-Host ('  pwsh -NoProfile: {0:0} ms; with Import-Module and one Get-PageResidency -Summary: {1:0} ms; spawning /bin/true: {2:0.00} ms' -f (Get-Median $startup), (Get-Median $startupWithCall), $spawnFloor)
 
 # ---------------------------------------------------------------- the 4 GiB file, cached
 
@@ -420,30 +409,12 @@ foreach ($round in 1..$Rounds) {
 Add-Row "Tree summary, $TreeFiles files: -Recurse -Summary" $ours $vm 'vmtouch' $treeCounts 0.7 '<= 0.7x'
 Add-Row "Tree summary, $TreeFiles files: -Recurse -Summary" $ours $fx 'find | xargs fincore' $treeCounts
 
-# ---------------------------------------------------------------- New-MemoryMap + Remove-MemoryMap
+# ---------------------------------------------------------------- the cost of one call
 
-Write-Host "New-MemoryMap + Remove-MemoryMap of an 8 KiB file, $MapCalls calls a round (after three untimed rounds)"
-$ours = @(); $core = @()
-foreach ($round in -2..$Rounds) {
-    $watch = [Diagnostics.Stopwatch]::StartNew()
-    for ($i = 0; $i -lt $MapCalls; $i++) {
-        $m = New-MemoryMap -LiteralPath $SmallFile
-        Remove-MemoryMap $m
-    }
-    $perCall = $watch.Elapsed.TotalMilliseconds * 1000 / $MapCalls
-    $corePerCall = ([MmapTools.Benchmarks.Measurements]::MapAndDispose($SmallFile, $MapCalls)).Milliseconds * 1000 / $MapCalls
-    if ($round -le 0) { continue } # the JIT's tiers and PowerShell's compiled loop settle first
-    $ours += $perCall
-    $core += $corePerCall
-}
-if (@(Get-MemoryMap).Count -ne 0) { throw 'maps were left behind by the map + remove loop' }
-# What a call of any cmdlet costs here, for the note: a loop of Get-MemoryMap on an empty session.
-for ($i = 0; $i -lt $MapCalls; $i++) { $null = Get-MemoryMap }
-$watch = [Diagnostics.Stopwatch]::StartNew()
-for ($i = 0; $i -lt $MapCalls; $i++) { $null = Get-MemoryMap }
-$cmdletFloor = $watch.Elapsed.TotalMilliseconds * 1000 / $MapCalls
-Add-Row 'New-MemoryMap + Remove-MemoryMap, 8 KiB file, per call' $ours $core 'Core OpenFile + Dispose' "$MapCalls calls a round, no map left" 50 '< 50 us' -Unit 'us' -Absolute `
-    -Note ('a cmdlet call on its own (Get-MemoryMap, empty session) costs {0:0.0} us here' -f $cmdletFloor)
+# Start-up, one file's summary cold and warm, piped files, New-MemoryMap + Remove-MemoryMap.
+Write-Host 'the cost of one call: start-up, the first 20 calls, warm calls, piped files, map + remove'
+. (Join-Path $PSScriptRoot 'CallCost.Bench.ps1')
+foreach ($row in Measure-CallCost -ModulePath $ModulePath -Native $Native -Pwsh $Pwsh -File $SmallFile -Tree $Tree -WorkDirectory $WorkDirectory -Rounds $Rounds -Calls $MapCalls) { Add-Row @row }
 
 # ---------------------------------------------------------------- the 200,000-file tree
 
@@ -497,7 +468,6 @@ $machine = [pscustomobject]@{
     Fincore = (& $Fincore.Source --version).Trim(); LoadBefore = $loadBefore; LoadAfter = $loadAfter
     RawMincore = $rawName; ExternalTimer = if ($Native) { 'bench-native (posix_spawn to wait4)' } else { '.NET Process' }
 }
-$startupNote = 'pwsh -NoProfile starts in {0:0} ms; with Import-Module and one Get-PageResidency -Summary, {1:0} ms; spawning /bin/true takes {2:0.00} ms (part of every other tool''s time)' -f (Get-Median $startup), (Get-Median $startupWithCall), $spawnFloor
 
 $machineLine = 'Machine: {0}, {1} cores, {2} GiB, Linux {3}, {4} ({5}); PowerShell {6}, .NET {7}; {8}, {9}; load average {10} before, {11} after' -f `
     $machine.Cpu, $machine.Cores, $machine.MemoryGiB, $machine.Kernel, $fileSystem, $Work, $machine.PowerShell, $machine.DotNet, $machine.Vmtouch.Split(' -')[0], $machine.Fincore, $loadBefore, $loadAfter
@@ -523,7 +493,6 @@ $Results | Format-Table -AutoSize @(
     @{ Label = 'Met'; Expression = { if ($null -eq $_.Met) { '' } elseif ($_.Met) { 'yes' } else { 'NO' } } }
     @{ Label = 'Counts (both sides)'; Expression = { $_.Counts } }
 ) | Out-String -Width 300 | Write-Host
-Write-Host $startupNote
 if ($largeLine) { Write-Host $largeLine }
 foreach ($line in $noteLines) { Write-Host "note: $line" }
 
@@ -539,12 +508,10 @@ foreach ($row in $Results) {
 }
 $null = $md.AppendLine()
 $null = $md.AppendLine($machineLine + '.')
-$null = $md.AppendLine()
-$null = $md.AppendLine($startupNote + '.')
 if ($largeLine) { $null = $md.AppendLine(); $null = $md.AppendLine($largeLine + '.') }
 foreach ($line in $noteLines) { $null = $md.AppendLine(); $null = $md.AppendLine("Note: $line") }
 Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.md') -Value $md.ToString()
-[pscustomobject]@{ Machine = $machine; Rows = $Results; StartupNote = $startupNote; LargeTree = $large; Notes = $noteLines; WorkloadSeconds = $workloadSeconds; TotalSeconds = $benchStarted.Elapsed.TotalSeconds } |
+[pscustomobject]@{ Machine = $machine; Rows = $Results; LargeTree = $large; Notes = $noteLines; WorkloadSeconds = $workloadSeconds; TotalSeconds = $benchStarted.Elapsed.TotalSeconds } |
     ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.json')
 
 # Who holds the page cache: top N, restore and snapshot memory, in a script of their own.

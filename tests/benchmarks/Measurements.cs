@@ -101,6 +101,18 @@ public static unsafe class Measurements
         return sum;
     }
 
+    /// <summary>
+    /// One file's residency summary through Core, <paramref name="count"/> times (open, statx,
+    /// cachestat, close, and the result object). Check is the resident page count, Count the calls.
+    /// </summary>
+    public static Timed CoreSummary(string path, int count)
+    {
+        long resident = 0;
+        long started = Stopwatch.GetTimestamp();
+        for (int i = 0; i < count; i++) resident = PageCache.GetResidency(path).ResidentPages;
+        return new Timed(Stopwatch.GetElapsedTime(started).TotalMilliseconds, (ulong)resident, count);
+    }
+
     /// <summary><see cref="MemoryMap.OpenFile(string, long, long?, MemoryMapOptions?)"/> and Dispose, <paramref name="count"/> times.</summary>
     public static Timed MapAndDispose(string path, int count)
     {

@@ -1,0 +1,199 @@
+<#
+.SYNOPSIS
+    The fixed cost around one answer: the module's start-up, one file's summary per call (cold and
+    warm, through Core and through the cmdlet), piped files against -Recurse, and a map's open and
+    close through the cmdlets.
+.DESCRIPTION
+    Dot-sourced by Bench.ps1, which adds the rows Measure-CallCost returns to its table; run
+    directly it makes a small file and a tree under -CallWorkDirectory and prints the rows
+    (parameters named apart from Bench.ps1's own variables, which dot-sourcing would overwrite).
+
+    Each figure is set beside what bounds it, measured in the same rounds, alternating which side
+    goes first:
+    - start-up: pwsh -NoProfile with Import-Module and one Get-PageResidency -Summary, over a bare
+      pwsh -NoProfile, both timed from spawn to exit by bench-native; beside it, the import of an
+      empty manifest over the bare shell, PowerShell's own price of importing any module.
+    - the first 20 calls in a new shell, after the import: Get-PageResidency -Summary of one file,
+      against an empty cmdlet's first 20 calls (Get-MemoryMap of an empty session, also ours) plus
+      the raw system calls.
+    - warm: Core's summary against the raw system calls it needs (bench-native summary: open, statx,
+      cachestat, close), and the cmdlet against the empty cmdlet plus those calls.
+    - Get-ChildItem -Recurse -File piped to Get-PageResidency -Summary against -Recurse -Summary,
+      per file, over the same cached tree; both must count the same files and pages.
+    - New-MemoryMap + Remove-MemoryMap of a small file, against Core's open and dispose.
+#>
+[CmdletBinding()]
+param(
+    [string] $CallModulePath,
+    [string] $CallBenchAssembly,
+    [string] $CallWorkDirectory = (Join-Path ([IO.Path]::GetTempPath()) 'mmaptools-callcost'),
+    [ValidateRange(3, 99)] [int] $CallRounds = 5
+)
+
+# bench-native time's wall time of one process, spawn to exit, in ms.
+function Measure-Spawn([string] $Native, [string] $Program, [string[]] $Arguments) {
+    $output = & $Native time $Program @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "$Program $($Arguments -join ' ') exited with code $LASTEXITCODE`: $output" }
+    $line = "$($output | Where-Object { "$_" -match 'elapsed_ns=(\d+)' } | Select-Object -Last 1)"
+    if ($line -notmatch 'elapsed_ns=(\d+)') { throw "bench-native did not time $Program`: $output" }
+    [double] $Matches[1] / 1e6
+}
+
+# A pwsh -NoProfile that runs the command and prints one number (its last line).
+function Invoke-PwshNumber([string] $Pwsh, [string] $Command) {
+    $text = & $Pwsh -NoProfile -NonInteractive -Command $Command
+    if ($LASTEXITCODE -ne 0) { throw "pwsh -Command $Command exited with code $LASTEXITCODE" }
+    [double] ($text | Select-Object -Last 1)
+}
+
+# The raw system calls of one summary, per call in us, and the cached pages they saw.
+function Measure-RawSummary([string] $Native, [string] $File, [int] $Calls) {
+    $fields = (& $Native summary $File $Calls) -split ' '
+    if ($LASTEXITCODE -ne 0) { throw "bench-native summary exited with code $LASTEXITCODE (no cachestat before Linux 6.5)" }
+    [pscustomobject]@{ Resident = [long] $fields[0]; Us = [double] $fields[2] / 1e3 / $Calls }
+}
+
+# A loop of the script block's calls in this process, per call in us.
+function Measure-Loop([int] $Calls, [scriptblock] $Call) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    for ($i = 0; $i -lt $Calls; $i++) { $null = & $Call }
+    $watch.Elapsed.TotalMilliseconds * 1000 / $Calls
+}
+
+# Rows for Bench.ps1's Add-Row. $File: a small cached file; $Tree: a directory tree of small files.
+function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh, [string] $File, [string] $Tree,
+    [string] $WorkDirectory, [int] $Rounds, [int] $Calls = 2000) {
+    if (-not $Native) { Write-Warning 'no C compiler: the call-cost benchmarks need bench-native as their timer and raw baseline'; return }
+    $null = [MmapTools.Benchmarks.Workloads]::Cache($File)
+    $pages = (Get-PageResidency -LiteralPath $File -Summary).TotalPages
+    $module = $ModulePath.Replace("'", "''"); $quotedFile = $File.Replace("'", "''")
+
+    # ---- start-up
+    $empty = Join-Path $WorkDirectory 'empty-module'
+    $null = New-Item -ItemType Directory -Force -Path $empty
+    $emptyManifest = Join-Path $empty 'empty-module.psd1'
+    Set-Content -LiteralPath $emptyManifest -Value "@{ ModuleVersion = '1.0'; GUID = '0c5b6a34-7d3e-4f49-9a57-3f0e2c1d8b21' }"
+    $shells = [ordered]@{
+        bare = 'exit'
+        empty = "Import-Module '$($emptyManifest.Replace("'", "''"))'"
+        ours = "Import-Module '$module'; `$null = Get-PageResidency -LiteralPath '$quotedFile' -Summary"
+    }
+    $spawned = @{ bare = @(); empty = @(); ours = @() }
+    # pwsh keeps a profile of what its start-up compiled (multicore JIT, StartupProfileData in
+    # $XDG_CACHE_HOME/powershell) and replays it at the next start: each kind of shell gets a cache
+    # of its own, primed by one untimed run, so that none replays another's (or another user's).
+    $savedCache = $env:XDG_CACHE_HOME
+    try {
+        foreach ($round in 0..$Rounds) {
+            $order = @($shells.Keys); if ($round % 2 -eq 0) { [array]::Reverse($order) }
+            foreach ($name in $order) {
+                $env:XDG_CACHE_HOME = Join-Path $WorkDirectory "pwsh-cache-$name"
+                $ms = Measure-Spawn $Native $Pwsh @('-NoProfile', '-NonInteractive', '-Command', $shells[$name])
+                if ($round -gt 0) { $spawned[$name] += $ms }
+            }
+        }
+    } finally { $env:XDG_CACHE_HOME = $savedCache }
+    $overBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.ours[$i] - $spawned.bare[$i] })
+    $emptyOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.empty[$i] - $spawned.bare[$i] })
+    $bareMedian = ($spawned.bare | Sort-Object)[[int][Math]::Floor($Rounds / 2)]
+    $spawnFloor = (@(foreach ($i in 1..5) { Measure-Spawn $Native '/bin/true' @() }) | Sort-Object)[2]
+    @{ Name = 'Start-up: Import-Module + one Get-PageResidency -Summary, over bare pwsh -NoProfile'; Ours = $overBare
+        Theirs = $emptyOverBare; TheirsName = 'Import-Module of an empty manifest, over bare pwsh'; Counts = "$Rounds processes each, alternating"
+        Target = 60; TargetText = '<= 60 ms'; Absolute = $true
+        Note = ('bare pwsh -NoProfile starts in {0:0} ms here (spawning /bin/true: {1:0.00} ms, part of every other tool''s time); the empty manifest''s import is PowerShell''s own cost of Import-Module (its code is JIT-compiled on first use)' -f $bareMedian, $spawnFloor) }
+
+    # ---- the first 20 calls in a new shell, after the import
+    $first20 = { param($call) "Import-Module '$module'; `$t = foreach (`$i in 1..20) { `$w = [Diagnostics.Stopwatch]::StartNew(); `$null = $call; `$w.Elapsed.TotalMilliseconds }; (`$t | Measure-Object -Average).Average * 1000" }
+    $ours = @(); $theirs = @()
+    foreach ($round in 1..$Rounds) {
+        $raw = Measure-RawSummary $Native $File 20
+        if ($round % 2) {
+            $o = Invoke-PwshNumber $Pwsh (& $first20 "Get-PageResidency -LiteralPath '$quotedFile' -Summary")
+            $e = Invoke-PwshNumber $Pwsh (& $first20 'Get-MemoryMap')
+        } else {
+            $e = Invoke-PwshNumber $Pwsh (& $first20 'Get-MemoryMap')
+            $o = Invoke-PwshNumber $Pwsh (& $first20 "Get-PageResidency -LiteralPath '$quotedFile' -Summary")
+        }
+        $ours += $o; $theirs += $e + $raw.Us
+    }
+    @{ Name = 'First 20 calls after Import-Module: Get-PageResidency -LiteralPath -Summary, average'; Ours = $ours; Theirs = $theirs
+        TheirsName = 'empty cmdlet''s first 20 + raw syscalls'; Counts = "$pages-page file, a new pwsh each"; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us' }
+
+    # ---- warm, per call
+    $null = [MmapTools.Benchmarks.Measurements]::CoreSummary($File, $Calls)
+    $null = Measure-Loop $Calls { Get-PageResidency -LiteralPath $File -Summary }
+    $null = Measure-Loop $Calls { Get-MemoryMap }
+    $core = @(); $cmdlet = @(); $rawUs = @(); $emptyUs = @()
+    foreach ($round in 1..$Rounds) {
+        $measure = {
+            $t = [MmapTools.Benchmarks.Measurements]::CoreSummary($File, $Calls)
+            $core += $t.Milliseconds * 1000 / $Calls; $coreResident = [long] $t.Check
+            $cmdlet += Measure-Loop $Calls { Get-PageResidency -LiteralPath $File -Summary }
+            $emptyUs += Measure-Loop $Calls { Get-MemoryMap }
+        }
+        if ($round % 2) { . $measure; $raw = Measure-RawSummary $Native $File $Calls }
+        else { $raw = Measure-RawSummary $Native $File $Calls; . $measure }
+        if ($coreResident -ne $raw.Resident) { throw "counts differ for the warm summary: Core $coreResident cached pages, raw cachestat $($raw.Resident)" }
+        $rawUs += $raw.Us
+    }
+    $counts = "$coreResident/$pages pages, $Calls calls a round"
+    @{ Name = 'Warm, one file''s summary per call: Core PageCache.GetResidency'; Ours = $core; Theirs = $rawUs
+        TheirsName = 'raw open+statx+cachestat+close (C)'; Counts = $counts; Target = 2.0; TargetText = '<= 2x'; Unit = 'us' }
+    $floor = @(for ($i = 0; $i -lt $Rounds; $i++) { $emptyUs[$i] + $rawUs[$i] })
+    @{ Name = 'Warm, one file''s summary per call: Get-PageResidency -LiteralPath -Summary'; Ours = $cmdlet; Theirs = $floor
+        TheirsName = 'empty cmdlet + raw syscalls'; Counts = $counts; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us'
+        Note = ('an empty cmdlet call (Get-MemoryMap, empty session) costs {0:0.0} us here' -f ($emptyUs | Sort-Object)[[int][Math]::Floor($Rounds / 2)]) }
+
+    # ---- piped FileInfo objects against -Recurse
+    $piped = @(); $recursed = @()
+    foreach ($round in 1..[Math]::Min($Rounds, 3)) {
+        $null = [MmapTools.Benchmarks.Workloads]::CacheTree($Tree)
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $p = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-PageResidency -Summary
+        $pUs = $watch.Elapsed.TotalMilliseconds * 1000 / $p.Files
+        $watch.Restart()
+        $r = Get-PageResidency -LiteralPath $Tree -Recurse -Summary
+        $rUs = $watch.Elapsed.TotalMilliseconds * 1000 / $r.Files
+        # Files and pages must be the same; resident pages may move between the two walks (proactive
+        # reclaim), so both are shown and neither is checked against the other.
+        if ("$($p.Files) $($p.TotalPages)" -ne "$($r.Files) $($r.TotalPages)") {
+            throw "counts differ for piped files: piped $($p.Files) files of $($p.TotalPages) pages, -Recurse $($r.Files) files of $($r.TotalPages) pages"
+        }
+        $piped += $pUs; $recursed += $rUs
+    }
+    @{ Name = 'Get-ChildItem -Recurse -File | Get-PageResidency -Summary, per file'; Ours = $piped; Theirs = $recursed
+        TheirsName = 'Get-PageResidency -Recurse -Summary, per file'; Counts = "$($r.Files) files, $($r.TotalPages) pages ($($p.ResidentPages) and $($r.ResidentPages) resident)"
+        Target = 2.0; TargetText = '<= 2x'; Unit = 'us' }
+
+    # ---- New-MemoryMap + Remove-MemoryMap
+    $ours = @(); $core = @()
+    foreach ($round in -2..$Rounds) {
+        $perCall = Measure-Loop $Calls { Remove-MemoryMap (New-MemoryMap -LiteralPath $File) }
+        $corePerCall = ([MmapTools.Benchmarks.Measurements]::MapAndDispose($File, $Calls)).Milliseconds * 1000 / $Calls
+        if ($round -le 0) { continue } # the JIT's tiers and PowerShell's compiled loop settle first
+        $ours += $perCall; $core += $corePerCall
+    }
+    if (@(Get-MemoryMap).Count -ne 0) { throw 'maps were left behind by the map + remove loop' }
+    @{ Name = 'New-MemoryMap + Remove-MemoryMap, small file, per pair'; Ours = $ours; Theirs = $core; TheirsName = 'Core OpenFile + Dispose'
+        Counts = "$Calls pairs a round, no map left"; Target = 50; TargetText = '< 50 us'; Unit = 'us'; Absolute = $true }
+}
+
+if ($MyInvocation.InvocationName -ne '.') {
+    $ErrorActionPreference = 'Stop'
+    Import-Module $CallModulePath
+    Add-Type -LiteralPath $CallBenchAssembly
+    $null = New-Item -ItemType Directory -Force -Path $CallWorkDirectory
+    $native = Join-Path $CallWorkDirectory 'bench-native'
+    & cc -O2 -Wall -Wextra -Werror -o $native (Join-Path $PSScriptRoot 'bench-native.c')
+    if ($LASTEXITCODE -ne 0) { throw 'cc could not compile bench-native.c' }
+    $small = Join-Path $CallWorkDirectory 'small.bin'
+    if (-not (Test-Path -LiteralPath $small)) { [MmapTools.Benchmarks.Workloads]::CreateFile($small, 8KB) }
+    $tree = Join-Path $CallWorkDirectory 'tree'
+    if (-not (Test-Path -LiteralPath $tree)) { $null = [MmapTools.Benchmarks.Workloads]::CreateTree($tree, 5000, 1KB, 8KB, 100, 5000) }
+    foreach ($row in Measure-CallCost -ModulePath $CallModulePath -Native $native -Pwsh (Join-Path $PSHOME 'pwsh') -File $small -Tree $tree -WorkDirectory $CallWorkDirectory -Rounds $CallRounds) {
+        $o = ($row.Ours | Sort-Object)[[int][Math]::Floor($row.Ours.Count / 2)]
+        $t = ($row.Theirs | Sort-Object)[[int][Math]::Floor($row.Theirs.Count / 2)]
+        $unit = if ($row.Unit) { $row.Unit } else { 'ms' }
+        '{0,-80} {1,9:0.###} {2} vs {3,9:0.###} {2} {4}  ratio {5:0.###} (target {6}; {7})' -f $row.Name, $o, $unit, $t, $row.TheirsName, ($o / $t), $row.TargetText, $row.Counts
+    }
+}
