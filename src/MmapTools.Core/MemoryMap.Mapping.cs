@@ -38,7 +38,7 @@ public sealed unsafe partial class MemoryMap
             }
             var mapping = Map((int)file.DangerousGetHandle(), offset, mapLength, access, isPrivate, options, out int delta);
             return new MemoryMap(mapping, delta, file, kind, path, name ?? options.Name, offset, mapLength, access, isPrivate, options,
-                MincoreTrust.SeesPageCache(file, st));
+                MincoreTrust.SeesPageCache(file, st), regularFile: !device);
         }
         catch
         {

@@ -8,15 +8,41 @@ public sealed unsafe partial class MemoryMap
 {
 
     /// <summary>
-    /// Copies bytes out of the map. The copy goes through process_vm_readv on this process, which
-    /// reports a missing or forbidden page as EFAULT where a pointer read would raise SIGBUS or SIGSEGV.
+    /// Copies bytes out of the map. A shared map of a regular file is read with pread on its file,
+    /// whose pages are the map's; any other map, and whatever pread leaves (a truncated file's end),
+    /// goes through process_vm_readv on this process, which reports a missing or forbidden page as
+    /// EFAULT where a pointer read would raise SIGBUS or SIGSEGV.
     /// </summary>
-    public void Read(long offset, Span<byte> destination)
+    public void Read(long offset, Span<byte> destination) => Read(offset, destination, _readsThroughFile);
+
+    /// <summary>Read, with the pread path allowed or not: the tests compare what each path gives.</summary>
+    internal void Read(long offset, Span<byte> destination, bool throughFile)
     {
         CheckRange(offset, destination.Length, nameof(destination));
         using var lease = Lease();
         fixed (byte* buffer = destination)
-            Copy(lease.Base + _delta + (nint)offset, buffer, destination.Length, offset, writing: false);
+        {
+            int done = throughFile ? ReadFile(Offset + offset, buffer, destination.Length) : 0;
+            if (done < destination.Length)
+                Copy(lease.Base + _delta + (nint)offset + done, buffer + done, destination.Length - done, offset + done, writing: false);
+        }
+    }
+
+    /// <summary>Whether <see cref="Read(long, Span{byte})"/> preads the file (see where the flag is declared).</summary>
+    internal bool ReadsThroughFile => _readsThroughFile;
+
+    /// <summary>pread from the map's file until the count, the end of the file or an error; returns the bytes read.</summary>
+    private int ReadFile(long fileOffset, byte* buffer, int count)
+    {
+        int fd = (int)_file!.DangerousGetHandle(); // open while the lease holds the mapping, which closes it
+        int done = 0;
+        while (done < count)
+        {
+            nint read = Libc.pread(fd, buffer + done, (nuint)(count - done), fileOffset + done);
+            if (read > 0) done += (int)read;
+            else if (read == 0 || Libc.LastError != Errno.EINTR) break; // the copy through the map decides what the rest gives
+        }
+        return done;
     }
 
     /// <summary>Copies <paramref name="count"/> bytes out of the map into a new array.</summary>
@@ -143,6 +169,8 @@ public sealed unsafe partial class MemoryMap
         if (!Enum.IsDefined(advice)) throw new ArgumentOutOfRangeException(nameof(advice), advice, "Not a known madvise advice.");
         var (start, bytes) = PageRange(offset, ref length);
         using var lease = Lease();
+        // Before the call, so that no Read after it preads a page the guard now refuses.
+        if (advice == MemoryAdvice.GuardInstall) _readsThroughFile = false;
         if (Libc.madvise(lease.Base + start, bytes, (int)advice) != 0)
             throw SystemCallException.FromLastError($"madvise({advice})", errno => FailureHints.Madvise(this, advice, errno));
     }
@@ -155,6 +183,8 @@ public sealed unsafe partial class MemoryMap
             throw new ArgumentOutOfRangeException(nameof(access), access, "Not a combination of Read, Write and Execute.");
         var (start, bytes) = PageRange(offset, ref length);
         using var lease = Lease();
+        // Before the call, so that no Read after it preads a page the map now refuses.
+        if ((access & MapAccess.Read) == 0) _readsThroughFile = false;
         if (Libc.mprotect(lease.Base + start, bytes, (int)access) != 0)
             throw SystemCallException.FromLastError("mprotect", errno => FailureHints.Mprotect(access, errno));
         if (offset == 0 && length == Length) Access = access;

@@ -22,14 +22,28 @@ public sealed unsafe partial class MemoryMap : IDisposable
     private readonly bool _mincoreTrusted;
     private volatile bool _disposed;
 
+    // Whether Read may pread the map's file instead of copying out of the map: only while the file's
+    // pages are the map's pages and the map refuses none of them. That holds for a MAP_SHARED map of
+    // a regular file (a private map may hold copied pages, anonymous memory has no file, and a
+    // device's read need not return what its mapping shows) made readable, until Protect takes Read
+    // from a range or guard pages are installed: from then on only a copy through the map tells
+    // which pages it refuses, so this stays false for the map's life. A pread cannot raise SIGBUS:
+    // for a file truncated before or during it, it stops short at the end of the file, and the rest
+    // goes through process_vm_readv, which gives what the map still shows (the last page's tail)
+    // and EFAULT past it, as for any map. Protection changed behind the map's back (mprotect or
+    // munmap at Address by other code) is not seen here: Read then gives the file's bytes.
+    private volatile bool _readsThroughFile;
+
     private MemoryMap(MappingHandle mapping, int delta, SafeFileHandle? file, MapKind kind, string? path,
-        string? name, long offset, long length, MapAccess access, bool isPrivate, MemoryMapOptions options, bool mincoreTrusted)
+        string? name, long offset, long length, MapAccess access, bool isPrivate, MemoryMapOptions options, bool mincoreTrusted,
+        bool regularFile)
     {
         _mapping = mapping;
         _mapping.File = file;
         _delta = delta;
         _file = file;
         _mincoreTrusted = mincoreTrusted;
+        _readsThroughFile = regularFile && file is not null && !isPrivate && (access & MapAccess.Read) != 0;
         Id = Interlocked.Increment(ref s_lastId);
         Kind = kind;
         Path = path;
@@ -157,7 +171,7 @@ public sealed unsafe partial class MemoryMap : IDisposable
         if (options.Name is not null && !isPrivate)
             throw new ArgumentException("The kernel names private anonymous maps only; a shared one is named through shared memory or a memfd.", nameof(options));
         var mapping = Map(-1, 0, length, access, isPrivate, options, out int delta);
-        return new MemoryMap(mapping, delta, null, MapKind.Anonymous, null, options.Name, 0, length, access, isPrivate, options, mincoreTrusted: true);
+        return new MemoryMap(mapping, delta, null, MapKind.Anonymous, null, options.Name, 0, length, access, isPrivate, options, mincoreTrusted: true, regularFile: false);
     }
 
     /// <summary>
@@ -225,7 +239,7 @@ public sealed unsafe partial class MemoryMap : IDisposable
             file.Dispose(); // a failed map (no huge pages reserved, say) must not leave the memfd open
             throw;
         }
-        return new MemoryMap(mapping, delta, file, MapKind.Memfd, null, name, 0, size, access, isPrivate, options, mincoreTrusted: true);
+        return new MemoryMap(mapping, delta, file, MapKind.Memfd, null, name, 0, size, access, isPrivate, options, mincoreTrusted: true, regularFile: true);
     }
 
     // ---------------------------------------------------------------- lifetime

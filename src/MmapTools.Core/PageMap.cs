@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
@@ -278,7 +279,7 @@ public static unsafe class PageMap
 
         using var pagemap = Open(processId);
         long pages = (long)((end - start) / (ulong)pageSize);
-        var runs = new RunBuilder();
+        using var runs = new RunBuilder();
         if (chosen == PageMapSource.Scan) Scan(pagemap, start, end, pageSize, runs);
         else Read(pagemap, start, pages, kernelFlags, runs);
         var known = (chosen == PageMapSource.Scan ? ScanStates : ReadStates | (kernelFlags ? KernelStates : 0))
@@ -322,7 +323,20 @@ public static unsafe class PageMap
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs)
     {
-        var regions = new Libc.PageRegion[ScanBatch];
+        var regions = ArrayPool<Libc.PageRegion>.Shared.Rent(ScanBatch);
+        try
+        {
+            ScanInto(pagemap, start, end, pageSize, runs, regions);
+        }
+        finally
+        {
+            ArrayPool<Libc.PageRegion>.Shared.Return(regions);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScanInto(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs, Libc.PageRegion[] regions)
+    {
         fixed (Libc.PageRegion* vec = regions)
         {
             var arg = new Libc.PmScanArg
@@ -362,23 +376,40 @@ public static unsafe class PageMap
         return states;
     }
 
-    private const int ReadBatch = 1 << 16; // entries a pread: 512 KiB
+    // Entries a pread: 1 MiB. The kernel's work is the same whatever the size; fewer calls cost less.
+    private const int ReadBatch = 1 << 17;
 
     private static void Read(SafeFileHandle pagemap, ulong start, long pages, bool kernelFlags, RunBuilder runs)
     {
-        var entries = new ulong[Math.Min(ReadBatch, pages)];
-        using var kpageflags = kernelFlags ? File.OpenHandle("/proc/kpageflags") : null;
-        var flags = kernelFlags ? new ulong[entries.Length] : null;
+        int batch = (int)Math.Min(ReadBatch, pages);
+        // Pooled: a new buffer each call would be a large-object allocation, and those bring on full collections.
+        var entries = ArrayPool<ulong>.Shared.Rent(batch);
+        var flags = kernelFlags ? ArrayPool<ulong>.Shared.Rent(batch) : null;
+        try
+        {
+            using var kpageflags = kernelFlags ? File.OpenHandle("/proc/kpageflags") : null;
+            ReadBatches(pagemap, start, pages, batch, entries, kpageflags, flags, runs);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(entries);
+            if (flags is not null) ArrayPool<ulong>.Shared.Return(flags);
+        }
+    }
+
+    private static void ReadBatches(SafeFileHandle pagemap, ulong start, long pages, int batch, ulong[] entries,
+        SafeFileHandle? kpageflags, ulong[]? flags, RunBuilder runs)
+    {
         for (long done = 0; done < pages;)
         {
-            int want = (int)Math.Min(entries.Length, pages - done);
+            int want = (int)Math.Min(batch, pages - done);
             var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan(0, want));
             int read = RandomAccess.Read(pagemap, bytes, (long)(start / (ulong)MemoryMap.PageSize + (ulong)done) * 8);
             if (read <= 0) throw new MemoryMapException("EIO", $"pagemap ended at entry {done} of {pages}: the range lies beyond the process's address space.");
             int got = read / 8;
             if (kpageflags is not null)
             {
-                ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags!);
+                ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags.AsSpan(0, got));
                 for (int i = 0; i < got; i++) runs.Add(done + i, 1, FromEntry(entries[i]) | FromKernelFlags(flags![i]));
             }
             else AddEntries(entries.AsSpan(0, got), done, runs);
@@ -419,16 +450,16 @@ public static unsafe class PageMap
     }
 
     /// <summary>Reads the kpageflags of each present entry's frame, one pread per run of consecutive frames.</summary>
-    private static void ReadKernelFlags(SafeFileHandle kpageflags, ReadOnlySpan<ulong> entries, ulong[] flags)
+    private static void ReadKernelFlags(SafeFileHandle kpageflags, ReadOnlySpan<ulong> entries, Span<ulong> flags)
     {
-        Array.Clear(flags);
+        flags.Clear();
         for (int i = 0; i < entries.Length;)
         {
             ulong pfn = entries[i] & PM_PFN_MASK;
             if ((entries[i] & PM_PRESENT) == 0 || pfn == 0) { i++; continue; }
             int run = 1;
             while (i + run < entries.Length && (entries[i + run] & PM_PRESENT) != 0 && (entries[i + run] & PM_PFN_MASK) == pfn + (ulong)run) run++;
-            RandomAccess.Read(kpageflags, System.Runtime.InteropServices.MemoryMarshal.AsBytes(flags.AsSpan(i, run)), (long)pfn * 8);
+            RandomAccess.Read(kpageflags, System.Runtime.InteropServices.MemoryMarshal.AsBytes(flags.Slice(i, run)), (long)pfn * 8);
             i += run;
         }
     }
@@ -449,10 +480,11 @@ public static unsafe class PageMap
     }
 
     /// <summary>Joins pages into runs as they come, in order; pages not given (gaps between mappings) are None.</summary>
-    private sealed class RunBuilder
+    private sealed class RunBuilder : IDisposable
     {
-        // An array grown by doubling rather than a List, so the last run extends in place.
-        private PageStateRun[] _runs = new PageStateRun[256];
+        // An array grown by doubling rather than a List, so the last run extends in place; pooled, so
+        // that only the result is allocated (a range of alternating pages makes megabytes of runs).
+        private PageStateRun[] _runs = ArrayPool<PageStateRun>.Shared.Rent(256);
         private int _count;
         private long _end;
 
@@ -476,15 +508,31 @@ public static unsafe class PageMap
                     return;
                 }
             }
-            if (_count == _runs.Length) Array.Resize(ref _runs, _runs.Length * 2);
+            if (_count == _runs.Length) Grow();
             _runs[_count++] = new PageStateRun(first, count, states);
             _end = first + count;
+        }
+
+        private void Grow()
+        {
+            var larger = ArrayPool<PageStateRun>.Shared.Rent(_runs.Length * 2);
+            _runs.AsSpan(0, _count).CopyTo(larger);
+            ArrayPool<PageStateRun>.Shared.Return(_runs);
+            _runs = larger;
         }
 
         public PageStateRun[] Finish(long pages)
         {
             if (_end < pages) Append(_end, pages - _end, PageStates.None);
-            return _runs.AsSpan(0, _count).ToArray();
+            var result = GC.AllocateUninitializedArray<PageStateRun>(_count); // every element is written next
+            _runs.AsSpan(0, _count).CopyTo(result);
+            return result;
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<PageStateRun>.Shared.Return(_runs);
+            _runs = [];
         }
     }
 }

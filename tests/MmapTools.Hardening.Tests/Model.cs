@@ -107,6 +107,7 @@ internal sealed class MapModel
         FirstFilePage = (offset - Delta) / PageSize;
         Access = access;
         FileWritable = fileWritable;
+        ReadsThroughFile = !isPrivate && !IsAnonymous && (access & MapAccess.Read) != 0;
         Protection = Enumerable.Repeat(access, Pages).ToArray();
         Guard = new bool[Pages];
         Copy = new byte[Pages][];
@@ -131,6 +132,12 @@ internal sealed class MapModel
 
     /// <summary>Whether the descriptor behind the map was opened for writing (VM_MAYWRITE on a shared map).</summary>
     public bool FileWritable { get; }
+
+    /// <summary>
+    /// Whether Read may take the file's bytes with pread: a shared map of a file or shared memory
+    /// (both regular files), readable when made, on which no range lost Read and no guard page was installed.
+    /// </summary>
+    public bool ReadsThroughFile { get; set; }
 
     public bool Disposed { get; set; }
     public MapAccess[] Protection { get; }

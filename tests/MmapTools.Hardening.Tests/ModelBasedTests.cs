@@ -7,7 +7,7 @@ namespace MmapTools.Hardening;
 
 /// <summary>
 /// Random sequences of map (file, anonymous, shared memory; private or shared; any
-/// offset and length), write, read, sync, advise, protect, residency and remove, with another party
+/// offset and length), write, read (also by both of Read's paths, pread and process_vm_readv, side by side), sync, advise, protect, residency and remove, with another party
 /// truncating, extending and writing the files, checked step by step against <see cref="SequenceRun"/>'s
 /// model of the bytes.
 /// <para>
@@ -46,6 +46,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         (1, OpOf(OpKind.MapSharedMemoryFile)),
         (7, OpOf(OpKind.Write)),
         (7, OpOf(OpKind.Read)),
+        (4, OpOf(OpKind.ReadBothPaths)),
         (2, OpOf(OpKind.Sync)),
         (5, OpOf(OpKind.Advise)),
         (3, OpOf(OpKind.Protect)),

@@ -7,7 +7,7 @@ namespace MmapTools.Hardening;
 public enum OpKind
 {
     MapFile, CreateFile, MapAnonymous, MapSharedMemory, MapSharedMemoryFile,
-    Write, Read, Sync, Advise, Protect, Residency, FileResidency, Remove, Truncate, WriteFile, Verify,
+    Write, Read, ReadBothPaths, Sync, Advise, Protect, Residency, FileResidency, Remove, Truncate, WriteFile, Verify,
 }
 
 /// <summary>
@@ -133,6 +133,7 @@ internal sealed class SequenceRun : IDisposable
                 switch (op.Kind)
                 {
                     case OpKind.Read: Read(op, map); break;
+                    case OpKind.ReadBothPaths: ReadBothPaths(op, map); break;
                     case OpKind.Write: Write(op, map); break;
                     case OpKind.Sync: Sync(op, map); break;
                     case OpKind.Advise: Advise(op, map); break;
@@ -276,14 +277,39 @@ internal sealed class SequenceRun : IDisposable
         return (offset, (int)(op.Length % (map.Length - offset + 1)));
     }
 
-    private void Read(Op op, MapModel map)
+    private void Read(Op op, MapModel map) => Read(op, map, "Read", map.Real.Read);
+
+    /// <summary>
+    /// The same range read by Read as it chooses (pread of the file where the model says it may) and
+    /// by a copy through the map alone (process_vm_readv): each must give what the model says, bytes
+    /// or error, and the two the same bytes wherever the model is certain of them.
+    /// </summary>
+    private void ReadBothPaths(Op op, MapModel map)
+    {
+        if (!map.Disposed && map.Real.ReadsThroughFile != map.ReadsThroughFile)
+            Fail($"{map}: Read {(map.Real.ReadsThroughFile ? "preads the file" : "copies through the map")}; the model says it {(map.ReadsThroughFile ? "may pread the file" : "must copy through the map")}");
+        var chosen = Read(op, map, map.ReadsThroughFile ? "Read(pread)" : "Read(process_vm_readv)", map.Real.Read);
+        var throughMap = Read(op, map, "Read(map-only)", (offset, buffer) => map.Real.Read(offset, buffer, throughFile: false));
+        if (chosen is null || throughMap is null) return;
+        var (from, _) = CopyRange(op, map);
+        for (int i = 0; i < chosen.Length; i++)
+        {
+            if (chosen[i] != throughMap[i] && !map.ByteAt(map.Delta + from + i).Fuzzy)
+                Fail($"{map}: byte {from + i} reads {chosen[i]} by Read, {throughMap[i]} through the map alone");
+        }
+    }
+
+    private delegate void Reader(long offset, Span<byte> buffer);
+
+    /// <summary>One read checked against the model; returns the bytes, or null when it threw (as expected).</summary>
+    private byte[]? Read(Op op, MapModel map, string how, Reader read)
     {
         var (offset, count) = CopyRange(op, map);
-        string what = $"Read {map} offset {offset} count {count}";
+        string what = $"{how} {map} offset {offset} count {count}";
         var expected = CopyOutcome(map, offset, count, writing: false, out _);
         var buffer = new byte[Math.Max(0, count)];
         buffer.AsSpan().Fill(0xEE);
-        if (!Expect(what, () => map.Real.Read(offset, buffer), expected)) return;
+        if (!Expect(what, () => read(offset, buffer), expected)) return null;
         Span<int> fuzzyBytes = stackalloc int[2];
         for (int i = 0; i < count; i++)
         {
@@ -294,6 +320,7 @@ internal sealed class SequenceRun : IDisposable
         }
         if (fuzzyBytes[0] > 0) Count("fuzzy.read-as-zero");
         if (fuzzyBytes[1] > 0) Count("fuzzy.read-as-written");
+        return buffer;
     }
 
     private void Write(Op op, MapModel map)
@@ -400,6 +427,8 @@ internal sealed class SequenceRun : IDisposable
         };
         long? asked = length;
         var expected = RangeOutcome(map, offset, ref length, out int first, out int end);
+        // Read stops preading once mprotect is called without Read, whether the call then succeeds or not.
+        if (expected.IsOk && (access & MapAccess.Read) == 0) map.ReadsThroughFile = false;
         // A shared map of a descriptor opened read-only cannot become writable (no VM_MAYWRITE).
         if (expected.IsOk && !map.IsPrivate && !map.IsAnonymous && !map.FileWritable && (access & MapAccess.Write) != 0)
             expected = Expected.SystemCall("EACCES");
@@ -462,6 +491,7 @@ internal sealed class SequenceRun : IDisposable
                         map.Zap(p);
                         map.Guard[p] = true;
                     }
+                    map.ReadsThroughFile = false;
                 });
             case MemoryAdvice.GuardRemove:
                 return (Expected.Ok, () => { for (int p = first; p < end; p++) map.Guard[p] = false; });

@@ -300,7 +300,9 @@ Describe 'Measure-PageFault' {
         if ($fs -in 'tmpfs', 'ramfs') { Set-ItResult -Skipped -Because "TestDrive is on $fs, whose pages live only in memory: nothing to fault in from disk"; return }
         Set-MemoryAdvice -Path $file -Evict
         Get-FileMincoreCount $file | Should -Be 0
-        $map = New-MemoryMap $file
+        # A private map, which Read-MemoryMap copies out of page by page: a shared one it reads
+        # with pread from the file, which brings the pages in without a fault.
+        $map = New-MemoryMap $file -Private
         (Measure-PageFault { $null = Read-MemoryMap $map }).MajorFaults | Should -BeGreaterThan 0
         Remove-MemoryMap $map
     }

@@ -3,7 +3,7 @@
     Description = @'
 Read-MemoryMap copies bytes out of a map, starting at -Offset (counted from the start of the map, not of the file) for -Length bytes, and returns them as one byte array; with -AsText it decodes them as text.
 
-The copy is safe: it goes through process_vm_readv, which reports a page that cannot be read as an error. A page past the end of a file that was truncated after it was mapped gives the error PageUnavailable, where reading it through a pointer would kill PowerShell with SIGBUS; so does a page made unreadable with Set-MemoryProtection. A range outside the map gives OffsetOutOfRange or LengthOutOfRange, and a removed map MapRemoved.
+The copy is safe: a shared map of a regular file is read with pread from its file, whose pages are the map's, and any other map (private, anonymous, or one whose protection was changed) through process_vm_readv; both report a page that cannot be read as an error. A page past the end of a file that was truncated after it was mapped gives the error PageUnavailable, where reading it through a pointer would kill PowerShell with SIGBUS; so does a page made unreadable with Set-MemoryProtection. A range outside the map gives OffsetOutOfRange or LengthOutOfRange, and a removed map MapRemoved.
 '@
     Parameters  = @{
         Map      = 'The map to read, as New-MemoryMap returns it. A map piped to Read-MemoryMap binds here.'
