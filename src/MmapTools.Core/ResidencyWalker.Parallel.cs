@@ -128,7 +128,9 @@ public sealed partial class ResidencyWalker
                 if (!batch.Done.IsSet)
                 {
                     if (!all && _inFlight <= _window) yield break;
+                    // Rather than wait for another thread's batch, examine one that no thread took yet.
                     if (batch.Claim()) Examine(batch);
+                    else if (HelpWithLaterBatch()) continue;
                     else batch.Done.Wait(_cancel);
                 }
                 _cancel.ThrowIfCancellationRequested();
@@ -141,6 +143,18 @@ public sealed partial class ResidencyWalker
                 batch.Reset();
                 _free.Push(batch);
             }
+        }
+
+        /// <summary>Examines the first batch in flight that no thread took; false when every one is taken.</summary>
+        private bool HelpWithLaterBatch()
+        {
+            foreach (var (_, batch) in _ordered)
+            {
+                if (batch is null || !batch.Claim()) continue;
+                Examine(batch);
+                return true;
+            }
+            return false;
         }
 
         private FileBatch Rent(SafeFileHandle directory)
