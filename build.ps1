@@ -44,13 +44,6 @@ function Reset-Directory([string] $Path) {
     $null = New-Item -ItemType Directory -Path $Path
 }
 
-# Runs the script block with environment variables set, and puts them back afterwards.
-function Use-Environment([Collections.IDictionary] $Variables, [scriptblock] $Script) {
-    $saved = @{}
-    foreach ($name in $Variables.Keys) { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $Variables[$name]) }
-    try { & $Script } finally { foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) } }
-}
-
 # MmapTools.Core and MmapTools.Interactive (the kernel extension) as NuGet packages in
 # artifacts/packages, from the build just made, for #r "nuget: MmapTools.Interactive, *-*"
 # (notebooks/NuGet.config names that folder). A rebuild keeps the version number, so the copies
@@ -189,33 +182,13 @@ function Invoke-ExperimentsTask {
     if ($result.Failed -gt 0) { throw "$($result.Failed) experiment(s) failed" }
 }
 
-# The long hardening run: CsCheck_Iter model-based sequences (10,000 unless set) from one seed
-# (CsCheck_Seed, or a new one), and the child tests at MMAPTOOLS_HARDENING_SCALE times their
-# counts (4 unless set). Prints the run, the seed that reproduces it, then each child test's counts.
+# The long hardening run, model-based sequences and the child tests at a larger scale (tests/tools/Invoke-Fuzz.ps1).
 function Invoke-FuzzTask {
     Invoke-BuildTask
-    & (Join-Path $Tools 'Install-SystemPackage.ps1') -Command mkfs.xfs, mkfs.btrfs -Package xfsprogs, btrfs-progs -Optional
     $output = Join-Path $Root 'artifacts/fuzz'
     Reset-Directory $output
-    $report = Join-Path $output 'model-based.json'
-    $settings = @{
-        CsCheck_Iter = if ($env:CsCheck_Iter) { $env:CsCheck_Iter } else { '10000' }
-        MMAPTOOLS_HARDENING_SCALE = if ($env:MMAPTOOLS_HARDENING_SCALE) { $env:MMAPTOOLS_HARDENING_SCALE } else { '4' }
-        MMAPTOOLS_FUZZ_REPORT = $report
-    }
-    $exitCode = Use-Environment $settings {
-        & dotnet test (Join-Path $Root 'tests/MmapTools.Hardening.Tests/MmapTools.Hardening.Tests.csproj') --configuration $Configuration `
-            --no-build --logger trx --results-directory $output | Out-Host
-        $LASTEXITCODE
-    }
-    if (-not (Test-Path -LiteralPath $report)) { throw "the model-based run wrote no report (dotnet test exited with code $exitCode)" }
-    $run = Get-Content -Raw -LiteralPath $report | ConvertFrom-Json
-    Write-Host ("fuzz: {0} of {1} model-based sequences passed, {2} checked operations, {3} s, seed {4} (CsCheck_Seed={4} CsCheck_Iter={1} reproduces the run)" -f `
-        $run.passed, $run.asked, $run.operations, $run.seconds, $run.seed)
-    foreach ($result in Read-TrxResult $output | Where-Object Name -Match 'ConcurrencyTests|TruncationTests|DurabilityTests') {
-        Write-Host "  $($result.Outcome) $($result.Name.Split('.')[-1]) ($($result.Duration)): $((($result.StdOut -split "`n" | Select-Object -First 2) -join ' ').Trim())"
-    }
-    if ($exitCode -ne 0) { throw "the hardening run failed (dotnet test exited with code $exitCode)" }
+    & (Join-Path $Tools 'Invoke-Fuzz.ps1') -Project (Join-Path $Root 'tests/MmapTools.Hardening.Tests/MmapTools.Hardening.Tests.csproj') `
+        -OutputDirectory $output -Configuration $Configuration
 }
 
 # The benchmarks, run by tests/benchmarks/Bench.ps1 in a child pwsh; fails when two sides' counts disagree.

@@ -111,6 +111,13 @@ function Invoke-PesterFiles {
     Read-PesterSummary $summary $LASTEXITCODE -Note $Note
 }
 
+# Runs the script block with environment variables set, and puts them back afterwards.
+function Use-Environment([Collections.IDictionary] $Variables, [scriptblock] $Script) {
+    $saved = @{}
+    foreach ($name in $Variables.Keys) { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $Variables[$name]) }
+    try { & $Script } finally { foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) } }
+}
+
 function Format-Counts($Passed, $Failed, $Skipped) { "$Passed passed, $Failed failed, $Skipped skipped" }
 
 # Prints each suite, every skip with its reason, the tests that ran twice, and, last, the sum:
@@ -147,4 +154,4 @@ function Write-TestSummary([object[]] $Results, [string] $RepeatedSuite) {
     if ($failed -gt 0 -or $broken -gt 0 -or $passed + $failed -eq 0) { 1 } else { 0 }
 }
 
-Export-ModuleMember -Function Get-NuGetPackagesFolder, Get-PesterManifest, Invoke-PesterFiles, New-SuiteResult, Read-TrxResult, Measure-TrxResult, Read-PesterSummary, Format-Counts, Write-TestSummary
+Export-ModuleMember -Function Use-Environment, Get-NuGetPackagesFolder, Get-PesterManifest, Invoke-PesterFiles, New-SuiteResult, Read-TrxResult, Measure-TrxResult, Read-PesterSummary, Format-Counts, Write-TestSummary
