@@ -133,7 +133,20 @@ public static class CacheSnapshot
                     if (item.Kind == ResidencyWalkItemKind.Error) { onError?.Invoke(item); continue; }
                     if (item.Residency is not { } r) continue;
                     examined++;
-                    if (r.ResidentPages == 0 || r.ResidentRuns is not { Count: > 0 } runs) continue;
+                    if (r.RunsOmitted)
+                    {
+                        // Too scattered for the runs of one result: the bitmap holds them all, read out a run at a time.
+                        try
+                        {
+                            r = PageCache.GetResidency(item.Path, r.Offset, r.Length, ResidencyDetail.Bitmap);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            onError?.Invoke(new ResidencyWalkItem(ResidencyWalkItemKind.Error, item.Path, null, e));
+                            continue;
+                        }
+                    }
+                    if (r.ResidentPages == 0 || (r.Bitmap?.Runs() ?? r.ResidentRuns) is not { } runs) continue;
                     recorded++;
                     pages += r.ResidentPages;
                     ulong device = r.Device ?? 0;
@@ -333,7 +346,7 @@ public static class CacheSnapshot
         }
     }
 
-    internal static byte[] EncodeRuns(IReadOnlyList<PageRun> runs, List<byte> buffer)
+    internal static byte[] EncodeRuns(IEnumerable<PageRun> runs, List<byte> buffer)
     {
         buffer.Clear();
         long at = 0;

@@ -223,10 +223,11 @@ public sealed unsafe partial class MemoryMap
         {
             Path = Path, Name = Name, Offset = offset, Length = length.Value, PageSize = PageSize,
             TotalPages = pages, ResidentPages = scanner.ResidentPages, Source = ResidencySource.Mincore,
-            IsTrusted = _mincoreTrusted, Note = _mincoreTrusted ? null : MincoreTrust.UntrustedNote,
+            IsTrusted = _mincoreTrusted,
+            Note = !_mincoreTrusted ? MincoreTrust.UntrustedNote : scanner.RunsOmitted ? PageResidency.RunsOmittedNote(pages) : null,
             DirtyPages = (long?)stat?.Dirty, WritebackPages = (long?)stat?.Writeback,
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
-            Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
+            Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs, RunsOmitted = scanner.RunsOmitted,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
                 ? CachestatCall.TryDirtyRuns(_file!, Offset - _delta + start, pages, PageSize, dirtyStat.Dirty) : null,
         };

@@ -56,6 +56,7 @@ public static class PageCache
         scanner.ScanFile((int)file.DangerousGetHandle(), firstPage, pages, pageSize);
         string? note = !trusted ? MincoreTrust.UntrustedNote
             : detail == ResidencyDetail.Summary && bytes != 0 ? $"cachestat is not available here ({Errno.Name(cachestatErrno)}); mincore answered."
+            : scanner.RunsOmitted ? PageResidency.RunsOmittedNote(pages)
             : null;
         return new PageResidency
         {
@@ -64,7 +65,7 @@ public static class PageCache
             EvictedPages = (long?)stat?.Evicted, RecentlyEvictedPages = (long?)stat?.RecentlyEvicted,
             Source = ResidencySource.Mincore, IsTrusted = trusted, Note = note,
             Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink, LastWriteTimeUtc = ModifiedTime(st),
-            Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs,
+            Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs, RunsOmitted = scanner.RunsOmitted,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
                 ? CachestatCall.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };

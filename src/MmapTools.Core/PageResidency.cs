@@ -136,8 +136,26 @@ public sealed class PageResidency
     /// <summary>The per-page bitmap, when asked for with <see cref="ResidencyDetail.Bitmap"/>.</summary>
     public ResidencyBitmap? Bitmap { get; init; }
 
-    /// <summary>Runs of resident pages, when asked for with <see cref="ResidencyDetail.Runs"/> or more.</summary>
+    /// <summary>
+    /// Runs of resident pages, when asked for with <see cref="ResidencyDetail.Runs"/> or more; null
+    /// where the range holds more than <see cref="MaxRuns"/> of them (see <see cref="RunsOmitted"/>).
+    /// </summary>
     public IReadOnlyList<PageRun>? ResidentRuns { get; init; }
+
+    /// <summary>
+    /// Most runs one result holds: 1 MiB of runs. A file whose cached pages alternate would otherwise
+    /// hold a run for every other page (a 64 GiB file: 8 million runs, 128 MiB). Past it the runs
+    /// are left out and the counts stay whole; <see cref="ResidencyDetail.Bitmap"/> holds one bit a
+    /// page however scattered the pages are, and <see cref="ResidencyBitmap.Runs"/> lists its runs one at a time.
+    /// </summary>
+    public const int MaxRuns = 1 << 16;
+
+    /// <summary>True where runs were asked for but the range holds more than <see cref="MaxRuns"/>: <see cref="ResidentRuns"/> is null.</summary>
+    public bool RunsOmitted { get; init; }
+
+    internal static string RunsOmittedNote(long pages) =>
+        $"More than {MaxRuns} runs of resident pages: the runs were left out (the counts are whole). " +
+        $"Detail Bitmap holds one bit a page ({ByteSize.Format((pages + 7) / 8)} here) and lists every run; Detail Summary gives the counts alone.";
 
     /// <summary>
     /// Runs of dirty pages, counted like <see cref="ResidentRuns"/>, when runs or the bitmap were

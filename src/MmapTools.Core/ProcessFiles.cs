@@ -155,6 +155,10 @@ public static class ProcessFiles
     private sealed unsafe class Scanner
     {
         private readonly Dictionary<(ulong, ulong), CachedFile> _files = new();
+
+        /// <summary>Files met in maps, by the device and inode the maps line names (the kernel's own numbers,
+        /// the same in every process): a library every process maps is reached and stated once, not once a process.</summary>
+        private readonly Dictionary<(string Device, string Inode), CachedFile> _mapped = new();
         private readonly string? _ownNamespace = ReadLink("/proc/self/ns/mnt");
         private readonly (ulong, ulong)? _ownRoot = StatId("/proc/self/root");
 
@@ -193,7 +197,7 @@ public static class ProcessFiles
             foreach (string fd in fds)
             {
                 if (ReadLink(fd) is { } target && target.StartsWith('/'))
-                    Hold(pid, fd, target, FileHold.Open, sameRoot);
+                    Hold(pid, fd, target, FileHold.Open, sameRoot, out _);
             }
             var seen = new HashSet<(string, string)>();
             foreach (string line in maps)
@@ -202,23 +206,34 @@ public static class ProcessFiles
                 string[] parts = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length < 6 || parts[4] == "0") continue;
                 string named = parts[5].Trim();
-                if (!named.StartsWith('/') || !seen.Add((parts[3], parts[4]))) continue;
+                var key = (parts[3], parts[4]);
+                if (!named.StartsWith('/') || !seen.Add(key)) continue;
+                if (_mapped.TryGetValue(key, out var known))
+                {
+                    AddHolder(known, pid, FileHold.Mapped);
+                    continue;
+                }
                 var (path, kind) = Classify(named);
                 string viaMapFiles = $"{proc}/map_files/{parts[0]}";
-                if (!Hold(pid, viaMapFiles, named, FileHold.Mapped, sameRoot) && kind == CachedFileKind.File)
-                    Hold(pid, $"{proc}/root{path}", named, FileHold.Mapped, sameRoot);
+                if (Hold(pid, viaMapFiles, named, FileHold.Mapped, sameRoot, out var file)
+                    || (kind == CachedFileKind.File && Hold(pid, $"{proc}/root{path}", named, FileHold.Mapped, sameRoot, out file)))
+                {
+                    if (file is not null) _mapped[key] = file;
+                }
             }
             return null;
         }
 
-        /// <summary>Records that the process holds the file reached at <paramref name="access"/>; false when it cannot be reached.</summary>
-        private bool Hold(int pid, string access, string named, FileHold how, bool sameRoot)
+        /// <summary>Records that the process holds the file reached at <paramref name="access"/> (<paramref name="file"/>:
+        /// null for what is not a regular file); false when it cannot be reached.</summary>
+        private bool Hold(int pid, string access, string named, FileHold how, bool sameRoot, out CachedFile? file)
         {
+            file = null;
             Libc.Statx st;
             if (Libc.statx(Libc.AT_FDCWD, access, 0, Libc.STATX_BASIC_STATS, &st) != 0) return false;
             if ((st.Mode & Libc.S_IFMT) != Libc.S_IFREG) return true;
             var id = (PageCache.DeviceOf(st), st.Inode);
-            if (!_files.TryGetValue(id, out var file))
+            if (!_files.TryGetValue(id, out file))
             {
                 int fd = Libc.open(access, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
                 if (fd < 0) return false;
@@ -229,9 +244,14 @@ public static class ProcessFiles
                 file = CachedFile.From(residency, path, hostPath, kind);
                 _files.Add(id, file);
             }
+            AddHolder(file, pid, how);
+            return true;
+        }
+
+        private static void AddHolder(CachedFile file, int pid, FileHold how)
+        {
             file.Hold |= how;
             if (file._processIds.Count == 0 || !file._processIds.Contains(pid)) file._processIds.Add(pid);
-            return true;
         }
 
         private static string? ReadLink(string path)

@@ -7,7 +7,8 @@ namespace MmapTools;
 /// <summary>
 /// Turns mincore vectors into counts, a packed bitmap and runs, a window at a time, so memory
 /// stays bounded whatever the size of the range: one vector of <see cref="WindowPages"/> bytes,
-/// plus the bitmap only when it was asked for.
+/// plus the bitmap only when it was asked for, plus at most <see cref="PageResidency.MaxRuns"/> runs
+/// (past that the runs are dropped, and the counts go on).
 /// </summary>
 internal sealed unsafe class ResidencyScanner : IDisposable
 {
@@ -18,7 +19,7 @@ internal sealed unsafe class ResidencyScanner : IDisposable
     private readonly byte[] _vector;
     private readonly ulong[] _windowWords = new ulong[WindowPages / 64];
     private readonly ulong[]? _bitmap;
-    private readonly List<PageRun>? _runs;
+    private List<PageRun>? _runs;
     private long _scanned, _resident, _runStart = -1;
 
     public ResidencyScanner(long pageCount, ResidencyDetail detail)
@@ -33,6 +34,9 @@ internal sealed unsafe class ResidencyScanner : IDisposable
     public long PageCount { get; }
 
     public long ResidentPages => _resident;
+
+    /// <summary>The range holds more than <see cref="PageResidency.MaxRuns"/> runs of resident pages: <see cref="Runs"/> is null.</summary>
+    public bool RunsOmitted { get; private set; }
 
     public ResidencyBitmap? Bitmap => _bitmap is null ? null : new ResidencyBitmap(PageCount, _bitmap);
 
@@ -134,6 +138,12 @@ internal sealed unsafe class ResidencyScanner : IDisposable
             {
                 _runs!.Add(new PageRun(_runStart, _scanned + next - _runStart));
                 _runStart = -1;
+            }
+            else if (_runs!.Count == PageResidency.MaxRuns)
+            {
+                RunsOmitted = true;
+                _runs = null;
+                return;
             }
             else
             {

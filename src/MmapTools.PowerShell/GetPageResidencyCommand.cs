@@ -10,7 +10,8 @@ namespace MmapTools.PowerShell;
 /// however often it is named (a symbolic link named directly counts as its target, hard links to
 /// one file count once). Walking a tree follows no symbolic links unless -FollowSymlink, stays on
 /// one file system unless -CrossFileSystem, and skips what is not a regular file (FIFOs, sockets,
-/// devices), as vmtouch does.
+/// devices), as vmtouch does. A directory's files are examined on -ThrottleLimit threads at once (one a
+/// processor by default); objects are written from the cmdlet's own thread, in the walk's order.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "PageResidency", DefaultParameterSetName = PathSet)]
 [OutputType(typeof(PageResidency))]
@@ -70,6 +71,11 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long MaxFileSize { get; set; }
 
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
+
     [Parameter]
     public SwitchParameter Summary { get; set; }
 
@@ -77,6 +83,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     public ResidencyDetail Detail { get; set; }
 
     private readonly ResidencySummary _summary = new();
+    private readonly CancellationTokenSource _stop = new();
     private ResidencyWalker? _walker;
     private TimeProvider _clock = TimeProvider.System;
     private long _started, _nextProgress, _files, _directories;
@@ -109,9 +116,8 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
         bool literal = ParameterSetName == LiteralPathSet;
         foreach (string path in FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal))
         {
-            foreach (var item in walker.Examine(path))
+            foreach (var item in Walk(walker, path))
             {
-                if (Stopping) throw new PipelineStoppedException();
                 switch (item.Kind)
                 {
                     case ResidencyWalkItemKind.File:
@@ -132,6 +138,27 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
             }
         }
     }
+
+    /// <summary>The walk's items; Ctrl+C stops its threads, and the pipeline, at once.</summary>
+    private IEnumerable<ResidencyWalkItem> Walk(ResidencyWalker walker, string path)
+    {
+        using var items = walker.Examine(path, _stop.Token).GetEnumerator();
+        while (true)
+        {
+            try
+            {
+                if (!items.MoveNext()) yield break;
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+            if (Stopping) throw new PipelineStoppedException();
+            yield return items.Current;
+        }
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
 
     protected override void EndProcessing()
     {
@@ -157,6 +184,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
                 Offset = Offset,
                 Length = RangeLength,
                 Detail = EffectiveDetail,
+                MaxDegreeOfParallelism = ThrottleLimit,
             });
         }
         catch (ArgumentException e)
@@ -196,6 +224,9 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
 
     private void Report(PageResidency residency, bool isMap)
     {
+        if (residency.RunsOmitted)
+            WriteWarning($"{residency.Path ?? residency.Name ?? "The map"}: more than {PageResidency.MaxRuns} runs of resident pages, so its ResidentRuns were left out " +
+                $"(its counts are whole). -Detail Bitmap holds one bit a page and lists every run (Bitmap.Runs()); -Summary or -Detail Summary gives the counts alone.");
         if (!Summary)
         {
             WriteObject(residency);

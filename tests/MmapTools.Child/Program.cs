@@ -27,6 +27,7 @@ var scenarios = new (string Name, string Arguments, Func<string[], int> Run)[]
     ("memlock", "<bytes>", a => Scenarios.Memlock(long.Parse(a[1]))),
     ("shm-full", "<name> <size>", a => Scenarios.SharedMemoryFull(a[1], long.Parse(a[2]))),
     ("residency", "<path>", a => Scenarios.Residency(a[1])),
+    ("walk", "<root> <threads> [follow]", a => Scenarios.Walk(a[1], int.Parse(a[2]), follow: a.Length > 3 && a[3] == "follow")),
     ("power-cut", "<file system> <rounds> <scenario|all>...", a => MmapTools.PowerCut.PowerCutRun.Run(a[1], int.Parse(a[2]), a[3..])),
     ("power-cut-writer", "<path> <plan>", a => MmapTools.PowerCut.PowerCutWriter.Run(a[1], MmapTools.PowerCut.PowerCutPlan.Parse(a[2..]))),
 };
@@ -701,6 +702,22 @@ internal static class Scenarios
         using var map = MemoryMap.OpenFile(path);
         var mapped = map.GetResidency(detail: ResidencyDetail.Runs);
         Shared.Result(new { euid = Environment.UserName, summary = Describe(summary), runs = Describe(runs), map = Describe(mapped) });
+        return 0;
+    }
+
+    /// <summary>Every item of a recursive walk, in order, as this user sees it (run it as another user to meet files it may not read).</summary>
+    public static int Walk(string root, int threads, bool follow)
+    {
+        var walker = new ResidencyWalker(new() { Recurse = true, FollowSymlinks = follow, MaxDegreeOfParallelism = threads });
+        var items = walker.Examine(root).Select(i => new
+        {
+            kind = i.Kind.ToString(),
+            path = i.Path,
+            reason = (i.Error as MemoryMapException)?.Reason ?? i.Error?.GetType().Name,
+            resident = i.Residency?.ResidentPages,
+            total = i.Residency?.TotalPages,
+        }).ToList();
+        Shared.Result(new { euid = Environment.UserName, items });
         return 0;
     }
 

@@ -186,7 +186,8 @@ public sealed class ResidencyWalkerTests : IDisposable
         _dir.WritePattern("vanishing/sub/inner.bin", Page);
 
         var items = new List<ResidencyWalkItem>();
-        foreach (var item in new ResidencyWalker(new() { Recurse = true }).Examine(root))
+        // On one thread each file is examined when the walk comes to it; more threads examine ahead.
+        foreach (var item in new ResidencyWalker(new() { Recurse = true, MaxDegreeOfParallelism = 1 }).Examine(root))
         {
             items.Add(item);
             if (item.Kind != ResidencyWalkItemKind.File || items.Count(i => i.Kind == ResidencyWalkItemKind.File) != 1) continue;
@@ -246,7 +247,8 @@ public sealed class ResidencyWalkerTests : IDisposable
             Directory.CreateDirectory(Path.Combine(root, $"d{d}"));
             for (int f = 0; f < 50; f++) File.WriteAllBytes(Path.Combine(root, $"d{d}", $"f{f}"), [1]);
         }
-        var walker = new ResidencyWalker(new() { Recurse = true });
+        // One thread, so that this thread's allocations are the walk's (other tests allocate meanwhile).
+        var walker = new ResidencyWalker(new() { Recurse = true, MaxDegreeOfParallelism = 1 });
         long files = 0;
         long before = GC.GetAllocatedBytesForCurrentThread();
         foreach (var item in walker.Examine(root)) if (item.Kind == ResidencyWalkItemKind.File) files++;

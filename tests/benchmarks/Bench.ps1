@@ -451,6 +451,10 @@ if (-not $SkipLargeTree) {
         $walk.Files, ($walk.ElapsedMs / 1000), $large.BaselineMiB, $large.FirstSampleMiB, $large.LastSampleMiB, $large.PeakMiB)
 }
 
+# Walks on every processor and on one, and the module's own memory.
+. (Join-Path $PSScriptRoot 'Walks.Bench.ps1')
+if (-not $SkipLargeTree) { foreach ($row in Measure-Walks -ModulePath $ModulePath -Tree $LargeTree -Files $LargeTreeFiles -Rounds ([Math]::Min($Rounds, 3))) { Add-Row @row } }
+
 # Another process's pages: per-page state beside raw pagemap reads, a working-set sample beside smaps.
 . (Join-Path $PSScriptRoot 'ProcessPages.Bench.ps1')
 foreach ($row in Measure-ProcessPages -Native $Native -Rounds $Rounds) { Add-Row @row }
