@@ -19,6 +19,7 @@ BeforeAll {
 
     # Each object and error of a walk as one line, in order.
     function Get-WalkLines([int] $ThrottleLimit) {
+        $ErrorActionPreference = 'Continue' # the runner's Stop would end the walk at its first error
         Get-PageResidency -LiteralPath $Tree -Recurse -FollowSymlink -ThrottleLimit $ThrottleLimit 2>&1 | ForEach-Object {
             if ($_ -is [Management.Automation.ErrorRecord]) { "error $($_.TargetObject) $($_.FullyQualifiedErrorId)" }
             else { "file $($_.Path) $($_.ResidentPages)/$($_.TotalPages)" }
