@@ -7,6 +7,7 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
     Import-Module (Join-Path $PSScriptRoot 'Experiment.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../pester/KernelOracle.psm1') -Function Get-MincoreCount, Assert-KernelAgrees
     Initialize-ExperimentLog 'Flags'
     Initialize-Probe
     $script:Dir = New-ExperimentDirectory 'Flags'
@@ -148,12 +149,15 @@ out(step='survived')
         $watch = [Diagnostics.Stopwatch]::StartNew()
         $plain = New-MemoryMap -Anonymous -Size $size
         $plainCall = $watch.Elapsed.TotalMilliseconds
+        # The tool's residency of each map against a raw mincore read right before and right after it.
+        $plainResident = Assert-KernelAgrees 'pages of the plain anonymous map resident after the call' { Get-MincoreCount $plain.Address.ToInt64() $size } { (Get-PageResidency $plain -Detail Summary).ResidentPages }
         Set-MemoryAdvice $plain NoHugePage
         $plainTouch = [MmapExperiments.Probe]::Touch($plain.Address, $pages, $true)
         Remove-MemoryMap $plain
         $watch.Restart()
         $populated = New-MemoryMap -Anonymous -Size $size -Populate
         $populateCall = $watch.Elapsed.TotalMilliseconds
+        $populatedResident = Assert-KernelAgrees 'pages of the MAP_POPULATE anonymous map resident after the call' { Get-MincoreCount $populated.Address.ToInt64() $size } { (Get-PageResidency $populated -Detail Summary).ResidentPages }
         $populatedTouch = [MmapExperiments.Probe]::Touch($populated.Address, $pages, $true)
         Remove-MemoryMap $populated
         # A file: cached, then evicted (the call then reads the whole file from the disk).
@@ -174,24 +178,41 @@ out(step='survived')
         Remove-MemoryMap $cold
 
         $callRatio = Get-Ratio $populateCall $plainCall
+        $pageCount = $size / $PageSize
+        $populatedFaults = $populatedTouch.MinorFaults + $populatedTouch.MajorFaults
+        $filePopulatedFaults = $filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults
+        $fileFaults = $fileTouch.MinorFaults + $fileTouch.MajorFaults
+        # The verdict from what the kernel counted: the pages mincore found resident right after the
+        # call, the faults the thread took touching them afterwards (getrusage), and the calls' times.
+        $prefaulted = $populatedResident -eq $pageCount -and $populatedFaults -eq 0 -and $filePopulatedFaults -eq 0
+        $slower = $populateCall -gt $plainCall
+        $coldAll = $coldResident -eq $pageCount
+        $verdict = if (-not $prefaulted) { 'does not hold here' } elseif ($slower -and $coldAll) { 'holds' } else { 'holds with a nuance' }
+        $why = if ($prefaulted) {
+            "With MAP_POPULATE all $pageCount pages were resident when the call returned (mincore) and no later access faulted; without it the map had $plainResident resident and writing it took $($plainTouch.MinorFaults) faults for $pageCount pages" +
+                $(if ($plainTouch.MinorFaults -lt $pageCount) { ' (fewer than a page each: a fault filled more than one page)' } else { ' (one a page)' }) + '.'
+        } else {
+            "MAP_POPULATE did not pre-fault every page here: $populatedResident of $pageCount anonymous pages resident after the call (mincore), then $populatedFaults faults touching them; $filePopulatedFaults faults reading the populated cached file."
+        }
+        $why += if ($slower) { " The price moved into the call: $callRatio times as long for anonymous memory (it allocates and zeroes every page)." } else { " The populating call was not slower than the plain one here ($callRatio times as long): the clock is noisy on a shared machine, or allocation was cheap." }
+        $why += if ($coldAll) { " On an evicted file the call read the whole file before returning ($coldResident pages resident, $([Math]::Round($coldCall)) ms)." } else { " On an evicted file $coldResident of $pageCount pages were resident after the call: reclaim took some back, or the kernel populated only what memory allowed." }
+        $why += " A cached file faulted $fileFaults times for $pageCount pages without it: each fault maps a whole large folio or a run of cached neighbours."
+        # The facts of the profile that explain what differed from one fault a page and a whole file read.
+        $facts = @('FaultAroundBytes', 'LargeFolios') + $(if ($plainTouch.MinorFaults -lt $pageCount) { 'ThpEnabled' }) + $(if (-not $coldAll) { 'DamonReclaimActive', 'CgroupMemoryLimit' })
         Set-ExperimentResult -Claim $Claim -Section $Section -Measured ([ordered]@{
             '64 MiB anonymous, plain: call (ms)'                 = $plainCall
             'then writing all 16384 pages'                       = "$($plainTouch.MinorFaults) faults, $([Math]::Round($plainTouch.Milliseconds, 1)) ms"
             '64 MiB anonymous, MAP_POPULATE: call (ms)'          = $populateCall
             'then writing all 16384 pages '                      = "$($populatedTouch.MinorFaults + $populatedTouch.MajorFaults) faults, $([Math]::Round($populatedTouch.Milliseconds, 1)) ms"
             'populate call / plain call'                         = $callRatio
+            'anonymous pages resident after the call, plain / MAP_POPULATE (mincore)' = "$plainResident / $populatedResident of $($size / $PageSize)"
             'cached 64 MiB file: faults reading every page, plain / MAP_POPULATE' = "$($fileTouch.MinorFaults + $fileTouch.MajorFaults) / $($filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults)"
             'evicted 64 MiB file, MAP_POPULATE: call (ms)'       = $coldCall
             'evicted file: pages resident when the call returns' = "$coldResident of $($size / $PageSize)"
-        }) -Verdict 'holds' -Why "With MAP_POPULATE no later access faulted; without it, writing anonymous memory faulted once a page ($($plainTouch.MinorFaults) faults). The price moved into the call: $callRatio times as long for anonymous memory (it allocates and zeroes every page), and on an evicted file the call read the whole file before returning ($coldResident pages resident, $([Math]::Round($coldCall)) ms). A cached file faults little even without it ($($fileTouch.MinorFaults + $fileTouch.MajorFaults) faults for 16384 pages here): each fault maps a whole large folio or a run of cached neighbours."
+        }) -Verdict $verdict -Why $why -Fact $facts
 
-        $populatedTouch.MinorFaults + $populatedTouch.MajorFaults | Should -Be 0
-        $filePopulatedTouch.MinorFaults + $filePopulatedTouch.MajorFaults | Should -Be 0
-        $plainTouch.MinorFaults | Should -BeGreaterOrEqual 16000
-        $populateCall | Should -BeGreaterThan ($plainCall * 5)
+        # The residencies of the anonymous maps were held against mincore above (Assert-KernelAgrees).
         if ($null -ne $coldResidency.Low) { $coldResident | Should -BeIn ($coldResidency.Low..$coldResidency.High) -Because "fincore counted $($coldResidency.Low) to $($coldResidency.High) cached pages around the tool's reading" }
-        # Reclaim can take cold pages right after the call; it cannot take most of a file just read.
-        $coldResident | Should -BeGreaterThan ($size / $PageSize / 2)
     }
 
     It '<Claim> (section: <Section>)' -ForEach @{ Claim = 'PROT_READ makes a map read-only: a write to it kills the process with SIGSEGV' } {
