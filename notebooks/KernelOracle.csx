@@ -1,0 +1,59 @@
+// The kernel's own readings, not through MmapTools, for the notebooks' checks to hold the tool
+// against: a raw cachestat system call (dirty and cached pages of a file; null where the kernel has
+// none), a raw mincore of an address range or of a file through a map .NET makes of it, a VMA of
+// /proc/self/smaps, and bytes read through a raw pointer.
+using System.IO;
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+#nullable enable
+
+public static class Kernel
+{
+    [StructLayout(LayoutKind.Sequential)] struct Range { public ulong Offset, Length; }
+    [StructLayout(LayoutKind.Sequential)] public struct Stat { public ulong Cache, Dirty, Writeback, Evicted, RecentlyEvicted; }
+    [DllImport("libc", EntryPoint = "syscall", SetLastError = true)] static extern long Cachestat(long number, int fd, ref Range range, out Stat stat, uint flags);
+    [DllImport("libc", SetLastError = true)] static extern int mincore(nint address, nuint length, byte[] vector);
+    public static Stat? CachestatOf(string path)
+    {
+        using var file = File.OpenHandle(path);
+        var range = new Range();
+        // 451: cachestat in the generic system call table, x86_64 and arm64 alike.
+        if (Cachestat(451, (int)file.DangerousGetHandle(), ref range, out var stat, 0) == 0) return stat;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == 38) return null; // ENOSYS: a kernel before 6.5
+        throw new Exception($"cachestat of {path} failed with errno {errno}");
+    }
+    public static long Mincore(nint address, long length)
+    {
+        var vector = new byte[(length + Environment.SystemPageSize - 1) / Environment.SystemPageSize];
+        if (mincore(address, (nuint)length, vector) != 0) throw new Exception($"mincore failed with errno {Marshal.GetLastPInvokeError()}");
+        return vector.Count(b => (b & 1) != 0);
+    }
+    public static long FileMincore(string path)
+    {
+        long length = new FileInfo(path).Length;
+        using var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        using var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+        return Mincore(view.SafeMemoryMappedViewHandle.DangerousGetHandle() + (nint)view.PointerOffset, length);
+    }
+    // This process's VMA holding an address, from /proc/self/smaps read now: its sizes in bytes.
+    public static Dictionary<string, long> Smaps(nint address)
+    {
+        Dictionary<string, long>? vma = null;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            var m = Regex.Match(line, "^([0-9a-f]+)-([0-9a-f]+) ");
+            if (m.Success)
+            {
+                if (vma != null) break;
+                if (Convert.ToUInt64(m.Groups[1].Value, 16) <= (ulong)address && (ulong)address < Convert.ToUInt64(m.Groups[2].Value, 16)) vma = new();
+            }
+            else if (vma != null && (m = Regex.Match(line, @"^(\w+):\s+(\d+) kB$")).Success) vma[m.Groups[1].Value] = long.Parse(m.Groups[2].Value) * 1024;
+        }
+        return vma ?? throw new Exception($"no VMA of /proc/self/smaps holds 0x{address:x}");
+    }
+    // The bytes at an address read through a raw pointer, not through the tool's safe read.
+    public static string Text(nint address, int count) { var bytes = new byte[count]; Marshal.Copy(address, bytes, 0, count); return Encoding.ASCII.GetString(bytes); }
+}
