@@ -18,10 +18,15 @@ function Start-HeadlessChromium([int] $Width = 1280, [int] $Height = 900) {
             '--no-sandbox', '--no-first-run', '--no-default-browser-check', '--disable-gpu', '--disable-extensions', '--hide-scrollbars', 'about:blank')
         $browser.Process = Start-Process -FilePath setsid -ArgumentList $arguments -RedirectStandardError $browser.Log -RedirectStandardOutput "$profileDir.out" -PassThru
         # A child of .NET leads no process group, so setsid makes the new session in place and
-        # Chromium keeps the pid: its process group id is its pid.
-        $stat = (Get-Content -Raw -LiteralPath "/proc/$($browser.Process.Id)/stat") -replace '^.*\)\s+', ''
-        $browser.ProcessGroup = [int] $stat.Split(' ')[2]
-        if ($browser.ProcessGroup -ne $browser.Process.Id) { throw "Chromium (pid $($browser.Process.Id)) is in process group $($browser.ProcessGroup), not a group of its own" }
+        # Chromium keeps the pid: its process group id becomes its pid, once setsid has run. Until
+        # then the child is still in this shell's group, which must never be the one killed: the
+        # group is only recorded once it is the child's own.
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while (($group = Get-ProcessGroupId $browser.Process.Id) -ne $browser.Process.Id -and -not $browser.Process.HasExited -and [DateTime]::UtcNow -lt $deadline) {
+            Start-Sleep -Milliseconds 10
+        }
+        if ($group -ne $browser.Process.Id) { throw "Chromium (pid $($browser.Process.Id)) is in process group $group, not a group of its own" }
+        $browser.ProcessGroup = $group
 
         # With port 0 Chromium picks a free port and writes it, and the browser's path, to DevToolsActivePort.
         $portFile = Join-Path $profileDir 'DevToolsActivePort'
@@ -47,7 +52,8 @@ function Start-HeadlessChromium([int] $Width = 1280, [int] $Height = 900) {
 # Kills Chromium's whole process group, waits for it, and removes its profile and logs.
 function Stop-HeadlessChromium($Browser) {
     if ($Browser.Socket) { $Browser.Socket.Dispose() }
-    if ($Browser.ProcessGroup -gt 0) { & kill -KILL -- "-$($Browser.ProcessGroup)" 2>$null }
+    # Never this shell's own group: that would kill the test run with the browser.
+    if ($Browser.ProcessGroup -gt 0 -and $Browser.ProcessGroup -ne (Get-ProcessGroupId $PID)) { & kill -KILL -- "-$($Browser.ProcessGroup)" 2>$null }
     elseif ($Browser.Process -and -not $Browser.Process.HasExited) { $Browser.Process.Kill() }
     if ($Browser.Process) { $null = $Browser.Process.WaitForExit(10000) }
     # The renderers and helpers die with the group; wait until none is left but zombies.
@@ -56,6 +62,12 @@ function Stop-HeadlessChromium($Browser) {
     foreach ($path in $Browser.Profile, $Browser.Log, "$($Browser.Profile).out") {
         if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Recurse -Force }
     }
+}
+
+# The process group of a process, from /proc (0 when it has ended).
+function Get-ProcessGroupId([int] $ProcessId) {
+    $stat = try { [IO.File]::ReadAllText("/proc/$ProcessId/stat") } catch { return 0 }
+    [int] ($stat -replace '^.*\)\s+', '').Split(' ')[2]
 }
 
 # The live (not zombie) processes of a process group, from /proc.
