@@ -48,8 +48,10 @@ internal sealed class RunningChild : IDisposable
             UseShellExecute = false,
         };
         foreach (string argument in arguments) info.ArgumentList.Add(argument);
-        // A crashing child must not leave a dump behind or wait for a debugger.
+        // A crashing child must not leave a dump behind or wait for a debugger; nor, killed, its
+        // diagnostic socket and debugger pipes in /tmp (the runtime removes them only on a clean exit).
         info.Environment["DOTNET_DbgEnableMiniDump"] = "0";
+        info.Environment["DOTNET_EnableDiagnostics"] = "0";
         if (environment is not null) foreach (var (key, value) in environment) info.Environment[key] = value;
         _process = new Process { StartInfo = info };
         _process.OutputDataReceived += (_, e) =>

@@ -18,7 +18,8 @@ BeforeAll {
         $info.RedirectStandardOutput = $true
         $info.RedirectStandardError = $true
         $info.UseShellExecute = $false
-        $info.Environment['DOTNET_DbgEnableMiniDump'] = '0'
+        $info.Environment['DOTNET_DbgEnableMiniDump'] = '0' # killed on purpose: no dump,
+        $info.Environment['DOTNET_EnableDiagnostics'] = '0' # and no diagnostic pipes left in /tmp
         $process = [System.Diagnostics.Process]::Start($info)
         [pscustomobject]@{ Process = $process; Error = $process.StandardError.ReadToEndAsync() }
     }

@@ -103,7 +103,8 @@ public sealed class CrashImage : IDisposable
         var lines = new BlockingCollection<string>();
         var info = new ProcessStartInfo(command.Host) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in (string[])[command.Dll, "power-cut-writer", path, .. plan.ToArguments()]) info.ArgumentList.Add(argument);
-        info.Environment["DOTNET_DbgEnableMiniDump"] = "0";
+        info.Environment["DOTNET_DbgEnableMiniDump"] = "0"; // killed at the cut: no dump,
+        info.Environment["DOTNET_EnableDiagnostics"] = "0"; // and no diagnostic pipes left in /tmp
         _writer = Process.Start(info) ?? throw new InvalidOperationException("the writer did not start");
         var stderr = _writer.StandardError.ReadToEndAsync();
         var writer = _writer;
