@@ -9,7 +9,7 @@
     1. Get-PageResidency -Recurse -Summary over the tree with -ThrottleLimit at its default (one
        thread a processor) and with -ThrottleLimit 1 (the path a single-processor machine takes),
        each beside vmtouch in the same round, the tree read into the cache before each round
-       (vmtouch -t). The counts of both sides must agree.
+       (vmtouch -t). Our counts must lie between vmtouch's taken just before and just after ours.
     2. The working set of a pwsh after Import-Module and one small walk, beside a bare pwsh; and the
        peak after streaming every file of the tree down the pipeline (Measure-TreeWalk.ps1, each in
        a process of its own).
@@ -21,6 +21,13 @@ param(
     [long] $WalksFiles,
     [ValidateRange(1, 99)] [int] $WalksRounds = 3
 )
+
+# vmtouch's files, resident and total pages of a tree.
+function Read-VmtouchCounts([string] $Vmtouch, [string] $Tree) {
+    $text = (& $Vmtouch $Tree) -join "`n"
+    if ($text -notmatch 'Files:\s*(\d+)[\s\S]*Resident Pages:\s*(\d+)/(\d+)') { throw "vmtouch printed no counts: $text" }
+    [pscustomobject]@{ Files = [long] $Matches[1]; Resident = [long] $Matches[2]; Total = [long] $Matches[3] }
+}
 
 function Measure-Walks {
     param(
@@ -42,20 +49,24 @@ function Measure-Walks {
         $order = if ($round % 2) { 'Parallel', 'One' } else { 'One', 'Parallel' }
         foreach ($side in $order) {
             $limit = if ($side -eq 'One') { 1 } else { $cores }
-            # Proactive reclaim may take a page between the two sides: such a round is taken again once.
+            # Proactive reclaim may take pages while the sides run, and nothing else reads the tree
+            # meanwhile: our count must lie between vmtouch's just before (untimed) and just after
+            # (the timed run), with the same files and pages in all. A round that agrees with
+            # neither is taken again once.
             for ($attempt = 1; ; $attempt++) {
                 $null = & $vmtouch -qt $Tree
+                $before = Read-VmtouchCounts $vmtouch $Tree
                 $watch = [Diagnostics.Stopwatch]::StartNew()
                 $s = Get-PageResidency -LiteralPath $Tree -Recurse -Summary -ThrottleLimit $limit
                 $ms = $watch.Elapsed.TotalMilliseconds
                 $watch = [Diagnostics.Stopwatch]::StartNew()
-                $text = (& $vmtouch $Tree) -join "`n"
+                $after = Read-VmtouchCounts $vmtouch $Tree
                 $vmMs = $watch.Elapsed.TotalMilliseconds
-                if ($text -notmatch 'Files:\s*(\d+)[\s\S]*Resident Pages:\s*(\d+)/(\d+)') { throw "vmtouch printed no counts: $text" }
                 $mine = "$($s.Files) files $($s.ResidentPages)/$($s.TotalPages)"
-                $vm = "$($Matches[1]) files $($Matches[2])/$($Matches[3])"
-                if ($mine -eq $vm) { break }
-                if ($attempt -eq 2) { throw "counts differ for the tree summary ($side): ours $mine, vmtouch $vm" }
+                $bracket = "$($after.Files) files $($after.Resident)-$($before.Resident)/$($after.Total)"
+                if ($s.Files -eq $after.Files -and $s.Files -eq $before.Files -and $s.TotalPages -eq $after.Total -and $s.TotalPages -eq $before.Total -and
+                    $s.ResidentPages -ge $after.Resident -and $s.ResidentPages -le $before.Resident) { break }
+                if ($attempt -eq 2) { throw "counts differ for the tree summary ($side): ours $mine, vmtouch $bracket (before and after ours)" }
             }
             $timed[$side].Add($ms)
             $theirs[$side].Add($vmMs)
