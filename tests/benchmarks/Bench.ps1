@@ -117,13 +117,7 @@ function Invoke-Timed([string] $Program, [string[]] $Arguments) {
     [pscustomobject]@{ Ms = $ms; Output = @($output); MaxRssKiB = $rss }
 }
 
-function Get-VmtouchCounts([string[]] $Output) {
-    $text = $Output -join "`n"
-    if ($text -notmatch 'Resident Pages:\s*(\d+)/(\d+)') { throw "vmtouch printed no page counts: $text" }
-    $resident = [long] $Matches[1]; $total = [long] $Matches[2]
-    $files = if ($text -match 'Files:\s*(\d+)') { [long] $Matches[1] } else { $null }
-    [pscustomobject]@{ Resident = $resident; Total = $total; Files = $files }
-}
+. (Join-Path $PSScriptRoot 'Vmtouch.ps1')
 
 # Locks the 4 GiB file's cached pages while residency is compared (see the description); returns
 # the map that holds the lock, or null where this user may not lock that much.

@@ -22,12 +22,7 @@ param(
     [ValidateRange(1, 99)] [int] $WalksRounds = 3
 )
 
-# vmtouch's files, resident and total pages of a tree.
-function Read-VmtouchCounts([string] $Vmtouch, [string] $Tree) {
-    $text = (& $Vmtouch $Tree) -join "`n"
-    if ($text -notmatch 'Files:\s*(\d+)[\s\S]*Resident Pages:\s*(\d+)/(\d+)') { throw "vmtouch printed no counts: $text" }
-    [pscustomobject]@{ Files = [long] $Matches[1]; Resident = [long] $Matches[2]; Total = [long] $Matches[3] }
-}
+. (Join-Path $PSScriptRoot 'Vmtouch.ps1')
 
 function Measure-Walks {
     param(
@@ -55,12 +50,12 @@ function Measure-Walks {
             # neither is taken again once.
             for ($attempt = 1; ; $attempt++) {
                 $null = & $vmtouch -qt $Tree
-                $before = Read-VmtouchCounts $vmtouch $Tree
+                $before = Get-VmtouchCounts (& $vmtouch $Tree)
                 $watch = [Diagnostics.Stopwatch]::StartNew()
                 $s = Get-PageResidency -LiteralPath $Tree -Recurse -Summary -ThrottleLimit $limit
                 $ms = $watch.Elapsed.TotalMilliseconds
                 $watch = [Diagnostics.Stopwatch]::StartNew()
-                $after = Read-VmtouchCounts $vmtouch $Tree
+                $after = Get-VmtouchCounts (& $vmtouch $Tree)
                 $vmMs = $watch.Elapsed.TotalMilliseconds
                 $mine = "$($s.Files) files $($s.ResidentPages)/$($s.TotalPages)"
                 $bracket = "$($after.Files) files $($after.Resident)-$($before.Resident)/$($after.Total)"

@@ -1,4 +1,4 @@
-# The seed's section "msync and coherence", on the disk itself: what survives a power cut after each
+# Claims about msync and coherence, judged on the disk itself: what survives a power cut after each
 # way of writing and syncing a map. A crash image (ext4 on a loop device with direct I/O) is made by
 # the test child's fixture (power-cut: tests/MmapTools.Child/PowerCut), which stops the
 # writer at its point, copies the device as it stands, mounts the copy and judges it against a model
