@@ -18,6 +18,10 @@
  *       (from offset 0 to the file's size), close. Prints "<cached pages> <pages> <nanoseconds for
  *       all calls>"; exits 2 where the kernel has no cachestat (before Linux 6.5).
  *
+ *   bench-native map FILE CALLS
+ *       The raw system calls of one map's open and close, CALLS times: open, statx, mmap of the
+ *       whole file (shared, read-only), munmap, close. Prints "<pages> 0 <nanoseconds for all calls>".
+ *
  *   bench-native read FILE
  *       Reads the file to its end, 64 KiB a call (for /proc/PID/smaps). Prints "<bytes> 0 <nanoseconds>".
  *
@@ -180,6 +184,25 @@ static int raw_summary(const char *path, const char *calls)
     return 0;
 }
 
+static int raw_map(const char *path, const char *calls)
+{
+    long count = strtol(calls, NULL, 10), page = sysconf(_SC_PAGESIZE);
+    struct statx st;
+    long long begun = now_ns();
+    for (long i = 0; i < count; i++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { perror("open"); return 1; }
+        if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0) { perror("statx"); return 1; }
+        void *map = mmap(NULL, st.stx_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED) { perror("mmap"); return 1; }
+        munmap(map, st.stx_size);
+        close(fd);
+    }
+    long long elapsed = now_ns() - begun;
+    printf("%llu 0 %lld\n", (unsigned long long)((st.stx_size + page - 1) / page), elapsed);
+    return 0;
+}
+
 static int raw_read(const char *path)
 {
     static char buffer[65536];
@@ -238,6 +261,7 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "pagemap") == 0) return raw_pagemap(argv[2], argv[3], argv[4], 0);
     if (argc == 5 && strcmp(argv[1], "pagemap-scan") == 0) return raw_pagemap(argv[2], argv[3], argv[4], 1);
     if (argc == 4 && strcmp(argv[1], "summary") == 0) return raw_summary(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "map") == 0) return raw_map(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "read") == 0) return raw_read(argv[2]);
     if (argc == 3 && strcmp(argv[1], "working-set") == 0) return raw_working_set(argv[2]);
     if (argc == 3 && strcmp(argv[1], "mincore") == 0) return raw_mincore(argv[2]);
