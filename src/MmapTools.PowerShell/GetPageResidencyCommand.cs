@@ -18,7 +18,7 @@ namespace MmapTools.PowerShell;
 [OutputType(typeof(ResidencySummary))]
 public sealed class GetPageResidencyCommand : RangeCmdlet
 {
-    private const string MapSet = "Map", PathSet = "Path", LiteralPathSet = "LiteralPath";
+    private const string MapSet = "Map", PathSet = "Path", LiteralPathSet = "LiteralPath", FileSet = "File";
 
     /// <summary>A walk shows a progress bar once it has run this long.</summary>
     private static readonly TimeSpan ProgressAfter = TimeSpan.FromSeconds(1);
@@ -44,35 +44,51 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>
+    /// Files and directories as Get-ChildItem and Get-Item give them, bound by value: PowerShell
+    /// binds an object's own type several times faster than it finds its PSPath property, which a
+    /// piped Get-ChildItem paid for every file.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = FileSet, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public FileSystemInfo[] InputObject { get; set; } = [];
+
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     public SwitchParameter Recurse { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     public SwitchParameter FollowSymlink { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     public SwitchParameter CrossFileSystem { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     [ValidateNotNullOrEmpty]
     public string[] Include { get; set; } = [];
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     [ValidateNotNullOrEmpty]
     public string[] Exclude { get; set; } = [];
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     [ValidateRange(0, long.MaxValue)]
     public long MaxFileSize { get; set; }
 
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = LiteralPathSet)]
+    [Parameter(ParameterSetName = FileSet)]
     [ValidateRange(1, 1024)]
     public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
 
@@ -113,8 +129,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
             return;
         }
         var walker = _walker ??= NewWalker();
-        bool literal = ParameterSetName == LiteralPathSet;
-        foreach (string path in FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal))
+        foreach (string path in ResolveInput())
         {
             foreach (var item in Walk(walker, path))
             {
@@ -136,6 +151,32 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
                 }
                 ShowProgress();
             }
+        }
+    }
+
+    /// <summary>
+    /// The file system paths of this record. A FileSystemInfo the provider made holds its full path
+    /// (its ToString), taken as it is; one made with a relative path (<c>[IO.FileInfo]'a.bin'</c>)
+    /// is resolved against the PowerShell location, as that path typed would be, never against the
+    /// process's directory, which its FullName assumes. A missing file is the walk's to report.
+    /// </summary>
+    private IEnumerable<string> ResolveInput()
+    {
+        if (ParameterSetName != FileSet)
+        {
+            bool literal = ParameterSetName == LiteralPathSet;
+            return FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal);
+        }
+        return InputPaths();
+    }
+
+    private IEnumerable<string> InputPaths()
+    {
+        foreach (var info in InputObject)
+        {
+            string named = info.ToString();
+            if (System.IO.Path.IsPathFullyQualified(named)) yield return named;
+            else foreach (string resolved in FileSystemPaths.Resolve(this, [named], literal: true)) yield return resolved;
         }
     }
 

@@ -100,6 +100,41 @@ Describe 'Get-PageResidency of files' {
         @($Big | Get-PageResidency).Count | Should -Be 1
     }
 
+    It 'takes Get-ChildItem and Get-Item objects by value, a name the provider would read as qualifiers included' {
+        # A backslash and a colon are plain characters in a Linux file name; typed as a path, the
+        # provider's syntax reads them as a separator and a drive, while the object holds the path itself.
+        $dir = Join-Path $TestDrive 'odd'
+        $null = New-Item -ItemType Directory -Force -Path $dir
+        $odd = "$dir/odd\name:1.bin"
+        [IO.File]::WriteAllBytes($odd, [byte[]]::new(8KB))
+        $parameter = (Get-Command Get-PageResidency).Parameters['InputObject']
+        $parameter.ParameterType | Should -Be ([IO.FileSystemInfo[]])
+        $parameter.ParameterSets.Values.ValueFromPipeline | Should -Contain $true
+        $file = Get-ChildItem -LiteralPath $dir -File
+        ($file | Get-PageResidency).Path | Should -Be $odd
+        Assert-KernelAgrees 'resident pages' { Get-FileMincoreCount $odd 0 8KB } { ($file | Get-PageResidency).ResidentPages }
+        (Get-Item -LiteralPath $Tree | Get-PageResidency -Recurse -Summary).TotalPages | Should -Be (Get-PageResidency -LiteralPath $Tree -Recurse -Summary).TotalPages
+    }
+
+    It 'resolves a FileInfo made with a relative path against the PowerShell location, not the process directory' {
+        Push-Location $Tree
+        try {
+            $relative = [IO.FileInfo]::new('big.bin')
+            $relative.FullName | Should -Not -Be $Big -Because 'the process directory is not the PowerShell location here'
+            ($relative | Get-PageResidency).Path | Should -Be $Big
+        } finally { Pop-Location }
+    }
+
+    It 'writes PathNotFound for a piped file gone since it was listed, and answers for the others' {
+        $gone = New-TestFile (Join-Path $TestDrive 'gone.bin') 4KB
+        $items = @(Get-Item -LiteralPath $gone, $Big)
+        Remove-Item -LiteralPath $gone
+        $records = Get-ErrorRecords { $script:answers = @($items | Get-PageResidency) }
+        $records.Count | Should -Be 1
+        $records[0].FullyQualifiedErrorId | Should -Be "PathNotFound,$Cmd"
+        $answers.Path | Should -Be $Big
+    }
+
     It 'resolves relative paths and wildcards against the PowerShell location' {
         Push-Location $Tree
         try {

@@ -3,7 +3,7 @@
     Description = @'
 Get-PageResidency returns a PageResidency for each map or file: its total and resident pages, the dirty, writeback, evicted and recently evicted pages where the kernel counts them (cachestat, Linux 6.5+), which interface answered (Source: Cachestat or Mincore) and whether the count can be trusted (not for a file this user neither owns nor may write: there mincore reports every page resident). The default table draws a bar for each: one cell a slice of the file, # all of its pages resident, + some, . none.
 
-Files are examined without a lasting map, and reading residency never reads the file's data. A directory gives its files; with -Recurse, every file below it. Like vmtouch, a walk skips FIFOs, sockets and devices and follows no symbolic links (-FollowSymlink follows them); unlike vmtouch's default it stays on the file system of the directory named, as vmtouch -F and find -xdev do (-CrossFileSystem walks into other mounts). -Include and -Exclude select by name, -MaxFileSize skips larger files (vmtouch -m). Each file is counted once per call however often it is named: a symbolic link named directly counts as its target, and hard links to one file count once, by the first path met, as in vmtouch. Files piped from Get-ChildItem bind to -LiteralPath. -Summary gives one total instead, as vmtouch prints it: files, directories, resident pages of all pages, sizes and percent.
+Files are examined without a lasting map, and reading residency never reads the file's data. A directory gives its files; with -Recurse, every file below it. Like vmtouch, a walk skips FIFOs, sockets and devices and follows no symbolic links (-FollowSymlink follows them); unlike vmtouch's default it stays on the file system of the directory named, as vmtouch -F and find -xdev do (-CrossFileSystem walks into other mounts). -Include and -Exclude select by name, -MaxFileSize skips larger files (vmtouch -m). Each file is counted once per call however often it is named: a symbolic link named directly counts as its target, and hard links to one file count once, by the first path met, as in vmtouch. Files and directories piped from Get-ChildItem or Get-Item bind to -InputObject, their paths taken as they are. -Summary gives one total instead, as vmtouch prints it: files, directories, resident pages of all pages, sizes and percent.
 
 Trees of any size are streamed: a walk reads one directory at a time (getdents64) and opens each file relative to it, so memory stays flat however many files there are; it remembers only directories and the files with more than one hard link (and, with -FollowSymlink, every file). Files come in the order the file system lists them, each directory's files before the directories below it; pipe to Sort-Object Path for another order. A walk that runs longer than a second shows a progress bar. -Summary needs one cachestat call a file (with open, statx and close), which is why it beats vmtouch on trees. A directory's files are examined on -ThrottleLimit threads at once (one a processor by default), and results still come in the walk's order, written from the cmdlet's own thread; -ThrottleLimit 1 walks on one thread.
 
@@ -16,7 +16,8 @@ A file that cannot be examined gives an error of its own and the others go on, i
     Parameters  = @{
         Map         = 'The maps to examine, as New-MemoryMap returns them. Maps piped to Get-PageResidency bind here.'
         Path        = 'Files or directories to examine. Wildcards are expanded; a relative path is relative to the current PowerShell location. A directory gives its files, or its whole tree with -Recurse.'
-        LiteralPath = 'Files or directories to examine, taken exactly as typed. Objects from Get-ChildItem bind here through their PSPath property.'
+        LiteralPath = 'Files or directories to examine, taken exactly as typed. Objects with a PSPath property (other than files and directories, which bind to -InputObject) bind here by that property.'
+        InputObject = 'Files and directories as Get-ChildItem and Get-Item return them (FileInfo, DirectoryInfo), piped by value. Each full path is taken as it is, without asking the provider again; a FileInfo made with a relative path ([IO.FileInfo]''a.bin'') is resolved against the current PowerShell location. A directory gives its files, or its whole tree with -Recurse.'
         Recurse     = 'Walks each directory''s whole tree, as vmtouch does, not only the files directly in it. Symbolic links met on the way are not followed unless -FollowSymlink is given, and the walk stays on one file system unless -CrossFileSystem is given.'
         FollowSymlink = 'Follows symbolic links met while walking a directory, to files and to directories, as vmtouch -f does. A directory is walked once however it is reached, so links cannot make a walk loop, and a file counts once even when links to it are met. Without it, links met in a walk are skipped; a link named directly is always followed.'
         CrossFileSystem = 'Walks into directories on other file systems (mount points) below the directory named. Without it a walk stays on the file system of the directory it started from, as vmtouch -F and find -xdev do; vmtouch without -F crosses.'
@@ -32,7 +33,8 @@ A file that cannot be examined gives an error of its own and the others go on, i
     Defaults    = @{ Length = 'To the end of the map or file'; Detail = 'Runs (Summary with -Summary)'; MaxFileSize = 'No limit'; ThrottleLimit = 'The number of processors' }
     Inputs      = @(
         @{ Type = 'MmapTools.MemoryMap'; Description = 'Maps, by value.' }
-        @{ Type = 'System.String'; Description = 'Paths, by value (to -Path) or by property name: Path, or PSPath (to -LiteralPath) as Get-ChildItem output has.' }
+        @{ Type = 'System.IO.FileSystemInfo'; Description = 'Files and directories from Get-ChildItem or Get-Item, by value (to -InputObject).' }
+        @{ Type = 'System.String'; Description = 'Paths, by value (to -Path) or by property name: Path, or PSPath (to -LiteralPath).' }
     )
     Outputs     = @(
         @{ Type = 'MmapTools.PageResidency'; Description = 'One for each map or file: Path, Name, Offset, Length, PageSize, TotalPages, ResidentPages, ResidentBytes, ResidentPercent, DirtyPages, WritebackPages, EvictedPages, RecentlyEvictedPages, Source, IsTrusted, Note, ResidentRuns, DirtyRuns, Bitmap.' }
@@ -58,7 +60,7 @@ Get-PageResidency ./logs -Recurse -Summary
             Code    = @'
 Get-ChildItem ./logs -Recurse -File | Get-PageResidency | Sort-Object ResidentPages -Descending | Select-Object -First 10
 '@
-            Remarks = 'Files from Get-ChildItem bind to -LiteralPath; each gets its own row and bar.'
+            Remarks = 'Files from Get-ChildItem bind to -InputObject; each gets its own row and bar.'
         }
         @{
             Title   = 'Like vmtouch -f -i ''*.tmp'' -m 100M: follow links, skip temporary files and large ones'
