@@ -12,23 +12,26 @@ namespace MmapTools.PowerShell;
 internal static class FileSystemPaths
 {
     /// <summary>The file system paths the arguments name. With <paramref name="mustExist"/> false (a path about to be
-    /// created) a path is neither checked nor expanded as a wildcard.</summary>
-    public static IEnumerable<string> Resolve(PSCmdlet cmdlet, IEnumerable<string> paths, bool literal, bool mustExist = true)
+    /// created) a path is neither checked nor expanded as a wildcard. With <paramref name="callerStats"/> the caller
+    /// stats each path it is given and reports a missing one itself, so a path that names no wildcard is not
+    /// looked up here first (a system call of its own).</summary>
+    public static IEnumerable<string> Resolve(PSCmdlet cmdlet, IEnumerable<string> paths, bool literal, bool mustExist = true, bool callerStats = false)
     {
         foreach (string path in paths)
         {
-            foreach (string resolved in ResolveOne(cmdlet, path, literal || !mustExist, mustExist))
+            foreach (string resolved in ResolveOne(cmdlet, path, literal || !mustExist, mustExist && !callerStats))
                 yield return resolved;
         }
     }
 
-    private static List<string> ResolveOne(PSCmdlet cmdlet, string path, bool literal, bool mustExist)
+    // checkExists: whether a path that names no wildcard must be found to exist here.
+    private static List<string> ResolveOne(PSCmdlet cmdlet, string path, bool literal, bool checkExists)
     {
         var found = new List<string>();
         if (TryPlainPath(cmdlet, path, literal) is { } plain)
         {
             // Without wildcards -Path names one item that must exist, as -LiteralPath does.
-            if (mustExist && !Exists(plain)) NotFound(cmdlet, path, null);
+            if (checkExists && !Exists(plain)) NotFound(cmdlet, path, null);
             else found.Add(plain);
             return found;
         }
@@ -40,7 +43,7 @@ internal static class FileSystemPaths
             if (!IsFileSystem(provider)) { NotFileSystem(cmdlet, path, provider); return found; }
             if (literal)
             {
-                if (mustExist && !Exists(unresolved)) { NotFound(cmdlet, path, null); return found; }
+                if (checkExists && !Exists(unresolved)) { NotFound(cmdlet, path, null); return found; }
                 found.Add(unresolved);
             }
             else

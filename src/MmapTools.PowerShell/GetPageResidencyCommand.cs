@@ -158,14 +158,15 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
     /// The file system paths of this record. A FileSystemInfo the provider made holds its full path
     /// (its ToString), taken as it is; one made with a relative path (<c>[IO.FileInfo]'a.bin'</c>)
     /// is resolved against the PowerShell location, as that path typed would be, never against the
-    /// process's directory, which its FullName assumes. A missing file is the walk's to report.
+    /// process's directory, which its FullName assumes. The walk stats every path it is given and
+    /// reports a missing one (PathNotFound), so no path is looked up beforehand.
     /// </summary>
     private IEnumerable<string> ResolveInput()
     {
         if (ParameterSetName != FileSet)
         {
             bool literal = ParameterSetName == LiteralPathSet;
-            return FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal);
+            return FileSystemPaths.Resolve(this, literal ? LiteralPath : Path, literal, callerStats: true);
         }
         return InputPaths();
     }
@@ -176,7 +177,7 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
         {
             string named = info.ToString();
             if (System.IO.Path.IsPathFullyQualified(named)) yield return named;
-            else foreach (string resolved in FileSystemPaths.Resolve(this, [named], literal: true)) yield return resolved;
+            else foreach (string resolved in FileSystemPaths.Resolve(this, [named], literal: true, callerStats: true)) yield return resolved;
         }
     }
 
