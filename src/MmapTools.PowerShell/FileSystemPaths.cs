@@ -13,8 +13,8 @@ internal static class FileSystemPaths
 {
     /// <summary>The file system paths the arguments name. With <paramref name="mustExist"/> false (a path about to be
     /// created) a path is neither checked nor expanded as a wildcard. With <paramref name="callerStats"/> the caller
-    /// stats each path it is given and reports a missing one itself, so a path that names no wildcard is not
-    /// looked up here first (a system call of its own).</summary>
+    /// stats or opens each path it is given and reports a missing one itself, so a path that names no wildcard
+    /// is not looked up here first (a system call of its own).</summary>
     public static IEnumerable<string> Resolve(PSCmdlet cmdlet, IEnumerable<string> paths, bool literal, bool mustExist = true, bool callerStats = false)
     {
         foreach (string path in paths)

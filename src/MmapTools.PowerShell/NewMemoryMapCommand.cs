@@ -108,7 +108,8 @@ public sealed class NewMemoryMapCommand : MmapCmdlet
         {
             case PathSet or LiteralPathSet:
                 long? length = Bound(nameof(Length), Length);
-                foreach (string file in FileSystemPaths.Resolve(this, ParameterSetName == PathSet ? Path : LiteralPath, literal: ParameterSetName == LiteralPathSet))
+                // OpenFile's open reports a missing file (PathNotFound), so the path is not looked up first.
+                foreach (string file in FileSystemPaths.Resolve(this, ParameterSetName == PathSet ? Path : LiteralPath, literal: ParameterSetName == LiteralPathSet, callerStats: true))
                     Emit(file, () => MemoryMap.OpenFile(file, Offset, length, options));
                 break;
             case CreatePathSet or CreateLiteralPathSet:
