@@ -186,12 +186,14 @@ public static unsafe class PageMap
                     ref var region = ref regions[i];
                     runs.Add((long)((region.Start - start) >> shift), (long)((region.End - region.Start) >> shift), CategoryStates[(int)(region.Categories & 0xff)]);
                 }
-                // The kernel stops short only when the vector is full. Once it has walked on past a
-                // flush of its own buffer (512 regions), walk_end still holds where that flush
-                // stopped (Linux 6.18): going on from there would get the range's tail twice.
-                if (count < ScanBatch || arg.WalkEnd >= end) break;
-                if (arg.WalkEnd <= arg.Start) throw new MemoryMapException("EIO", $"PAGEMAP_SCAN stopped at 0x{arg.WalkEnd:x} without reaching 0x{end:x}.");
-                arg.Start = arg.WalkEnd;
+                // The kernel stops short only when the vector is full, and then goes on from the last
+                // region's end. Once it has walked on past a flush of its own buffer (512 regions),
+                // walk_end still holds where that flush stopped (Linux 6.18): going on from there
+                // would get the range's tail twice.
+                ulong next = count > 0 ? Math.Max(arg.WalkEnd, regions[count - 1].End) : arg.WalkEnd;
+                if (count < ScanBatch || next >= end) break;
+                if (next <= arg.Start) throw new MemoryMapException("EIO", $"PAGEMAP_SCAN stopped at 0x{next:x} without reaching 0x{end:x}.");
+                arg.Start = next;
             }
         }
     }
