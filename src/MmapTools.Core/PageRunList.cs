@@ -59,6 +59,9 @@ internal sealed class PageRunList
         Begin(page, states);
     }
 
+    // Compiled optimized at once, as the readings' loops that call them: a process reads a few
+    // ranges, too few for tiering, and a range makes a call a run.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Begin(long page, PageStates states)
     {
         if (_count > 0) _pages[_stateIndex] += page - _first;
@@ -76,6 +79,7 @@ internal sealed class PageRunList
         _chunk = _chunks[index] = GC.AllocateUninitializedArray<ulong>(ChunkSize); // every element read is written first
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int IndexOf(PageStates states)
     {
         for (int i = 0; i < _distinctCount; i++) if (_distinct[i] == states) return i;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace MmapTools;
 
@@ -134,6 +135,7 @@ public static class WorkingSet
         public readonly List<WorkingSetRegion> Regions = [];
         public long Referenced, Rss, Written;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a call a mapping, from a loop compiled so
         public void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags)
         {
             long? regionWritten = written ? WrittenBytes(processId, header) : null;
