@@ -1,7 +1,8 @@
 // The kernel's own readings, not through MmapTools, for the notebooks' checks to hold the tool
 // against: a raw cachestat system call (dirty and cached pages of a file; null where the kernel has
-// none), a raw mincore of an address range or of a file through a map .NET makes of it, a VMA of
-// /proc/self/smaps, and bytes read through a raw pointer.
+// none), a raw mincore of an address range or of a file through a map .NET makes of it, util-linux
+// fincore, a VMA of /proc/PID/smaps, this thread's fault counters, and bytes read through a raw pointer.
+using System.Diagnostics;
 using System.IO;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
@@ -38,11 +39,24 @@ public static class Kernel
         using var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         return Mincore(view.SafeMemoryMappedViewHandle.DangerousGetHandle() + (nint)view.PointerOffset, length);
     }
-    // This process's VMA holding an address, from /proc/self/smaps read now: its sizes in bytes.
-    public static Dictionary<string, long> Smaps(nint address)
+    // util-linux fincore's count of a file's cached pages (mincore in a process of its own); null
+    // where fincore is not installed.
+    public static readonly bool HasFincore = FincorePath is not null;
+    static string? FincorePath => new[] { "/usr/bin/fincore", "/bin/fincore" }.FirstOrDefault(File.Exists);
+    public static long? Fincore(string path)
+    {
+        if (FincorePath is not { } fincore) return null;
+        using var p = Process.Start(new ProcessStartInfo(fincore) { RedirectStandardOutput = true, ArgumentList = { "--raw", "--noheadings", "--output", "PAGES", path } })!;
+        string text = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? long.Parse(text) : throw new Exception($"fincore {path} exited with code {p.ExitCode}");
+    }
+    // The VMA holding an address in a process (this one by default), from /proc/PID/smaps read now:
+    // its sizes in bytes.
+    public static Dictionary<string, long> Smaps(nint address, int? processId = null)
     {
         Dictionary<string, long>? vma = null;
-        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        foreach (var line in File.ReadLines($"/proc/{processId?.ToString() ?? "self"}/smaps"))
         {
             var m = Regex.Match(line, "^([0-9a-f]+)-([0-9a-f]+) ");
             if (m.Success)
@@ -52,7 +66,15 @@ public static class Kernel
             }
             else if (vma != null && (m = Regex.Match(line, @"^(\w+):\s+(\d+) kB$")).Success) vma[m.Groups[1].Value] = long.Parse(m.Groups[2].Value) * 1024;
         }
-        return vma ?? throw new Exception($"no VMA of /proc/self/smaps holds 0x{address:x}");
+        return vma ?? throw new Exception($"no VMA of /proc/{processId?.ToString() ?? "self"}/smaps holds 0x{address:x}");
+    }
+    // The calling thread's minor and major faults so far, from /proc/thread-self/stat (fields 10
+    // and 12; the name in parentheses may hold spaces, so count from its closing parenthesis).
+    public static (long Minor, long Major) ThreadFaults()
+    {
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[7]), long.Parse(fields[9]));
     }
     // The bytes at an address read through a raw pointer, not through the tool's safe read.
     public static string Text(nint address, int count) { var bytes = new byte[count]; Marshal.Copy(address, bytes, 0, count); return Encoding.ASCII.GetString(bytes); }
