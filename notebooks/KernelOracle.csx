@@ -1,13 +1,16 @@
 // The kernel's own readings, not through MmapTools, for the notebooks' checks to hold the tool
 // against: a raw cachestat system call (dirty and cached pages of a file; null where the kernel has
 // none), a raw mincore of an address range or of a file through a map .NET makes of it, util-linux
-// fincore, a VMA of /proc/PID/smaps, this thread's fault counters, and bytes read through a raw pointer.
+// fincore, a VMA of /proc/PID/smaps, this thread's fault counters, and bytes read through a raw pointer;
+// and an eviction of a file from the page cache judged by that raw mincore, for a notebook to start
+// from a known state without asking the tool it checks.
 using System.Diagnostics;
 using System.IO;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Threading;
 #nullable enable
 
 public static class Kernel
@@ -16,6 +19,7 @@ public static class Kernel
     [StructLayout(LayoutKind.Sequential)] public struct Stat { public ulong Cache, Dirty, Writeback, Evicted, RecentlyEvicted; }
     [DllImport("libc", EntryPoint = "syscall", SetLastError = true)] static extern long Cachestat(long number, int fd, ref Range range, out Stat stat, uint flags);
     [DllImport("libc", SetLastError = true)] static extern int mincore(nint address, nuint length, byte[] vector);
+    [DllImport("libc")] static extern int posix_fadvise(int fd, long offset, long length, int advice);
     public static Stat? CachestatOf(string path)
     {
         using var file = File.OpenHandle(path);
@@ -38,6 +42,19 @@ public static class Kernel
         using var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
         using var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         return Mincore(view.SafeMemoryMappedViewHandle.DangerousGetHandle() + (nint)view.PointerOffset, length);
+    }
+    // Drops a file's pages from the page cache (POSIX_FADV_DONTNEED, 4 on x86_64 and arm64); a page
+    // still being read in or written back cannot be dropped yet, so try again until mincore finds none.
+    public static void EvictFully(string path)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            using (var file = File.OpenHandle(path))
+                if (posix_fadvise((int)file.DangerousGetHandle(), 0, 0, 4) is int error and not 0) throw new Exception($"posix_fadvise of {path} failed with errno {error}");
+            if (FileMincore(path) == 0) return;
+            Thread.Sleep(20);
+        }
+        throw new Exception($"{path} could not be evicted from the page cache");
     }
     // util-linux fincore's count of a file's cached pages (mincore in a process of its own); null
     // where fincore is not installed.
