@@ -3,6 +3,8 @@
 # back to the kernel. malloc is glibc's in a python3 child that calls it through ctypes from its
 # main thread (the main arena, the one that grows with brk): .NET's own threads would use other
 # arenas, which are mmap'd heaps, not the brk heap the claims are about.
+# The child waits after each measurement while the tool reads it from outside (Get-MemoryMap
+# -ProcessId), and each region the tool gives is held against the child's smaps read around it.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')

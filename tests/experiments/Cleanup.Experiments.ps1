@@ -1,5 +1,7 @@
 # munmap and cleanup: what munmap releases (and what it does not), msync
 # before munmap, the kernel's cleanup at exit, and maps that pile up toward vm.max_map_count.
+# Each count of the tool is held against the kernel read around it: residency against a raw
+# mincore or fincore, dirty pages against a raw cachestat, regions against smaps.
 
 BeforeAll {
     . (Join-Path $PSScriptRoot '../pester/TestSetup.ps1')
