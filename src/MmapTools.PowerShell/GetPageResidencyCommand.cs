@@ -46,8 +46,8 @@ public sealed class GetPageResidencyCommand : RangeCmdlet
 
     /// <summary>
     /// Files and directories as Get-ChildItem and Get-Item give them, bound by value: PowerShell
-    /// binds an object's own type several times faster than it finds its PSPath property, which a
-    /// piped Get-ChildItem paid for every file.
+    /// binds an object by its own type for less than it pays to find its PSPath property, which a
+    /// piped Get-ChildItem paid for every file (about 10 us a file in CPU time here).
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = FileSet, ValueFromPipeline = true)]
     [ValidateNotNull]
