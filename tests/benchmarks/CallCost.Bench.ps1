@@ -95,7 +95,7 @@ namespace MmapTools.Benchmarks {
         public System.IO.FileSystemInfo[] InputObject { get; set; }
         [Parameter] public SwitchParameter Summary { get; set; }
         private long _files;
-        protected override void ProcessRecord() { _files += InputObject.Length; }
+        protected override void ProcessRecord() { _files++; }
         protected override void EndProcessing() { WriteObject(_files); }
     }
 }
