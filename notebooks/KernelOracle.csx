@@ -1,12 +1,16 @@
 // The kernel's own readings, not through MmapTools, for the notebooks' checks to hold the tool
 // against: a raw cachestat system call (dirty and cached pages of a file; null where the kernel has
-// none), a raw mincore of an address range or of a file through a map .NET makes of it, a VMA of
-// /proc/self/smaps, and bytes read through a raw pointer.
+// none), a raw mincore of an address range or of a file through a map .NET makes of it, util-linux
+// fincore, a VMA of /proc/PID/smaps, this thread's fault counters, and bytes read through a raw pointer;
+// and an eviction of a file from the page cache judged by that raw mincore, for a notebook to start
+// from a known state without asking the tool it checks.
+using System.Diagnostics;
 using System.IO;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
+using System.Threading;
 #nullable enable
 
 public static class Kernel
@@ -15,6 +19,7 @@ public static class Kernel
     [StructLayout(LayoutKind.Sequential)] public struct Stat { public ulong Cache, Dirty, Writeback, Evicted, RecentlyEvicted; }
     [DllImport("libc", EntryPoint = "syscall", SetLastError = true)] static extern long Cachestat(long number, int fd, ref Range range, out Stat stat, uint flags);
     [DllImport("libc", SetLastError = true)] static extern int mincore(nint address, nuint length, byte[] vector);
+    [DllImport("libc")] static extern int posix_fadvise(int fd, long offset, long length, int advice);
     public static Stat? CachestatOf(string path)
     {
         using var file = File.OpenHandle(path);
@@ -38,11 +43,37 @@ public static class Kernel
         using var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
         return Mincore(view.SafeMemoryMappedViewHandle.DangerousGetHandle() + (nint)view.PointerOffset, length);
     }
-    // This process's VMA holding an address, from /proc/self/smaps read now: its sizes in bytes.
-    public static Dictionary<string, long> Smaps(nint address)
+    // Drops a file's pages from the page cache (POSIX_FADV_DONTNEED, 4 on x86_64 and arm64); a page
+    // still being read in or written back cannot be dropped yet, so try again until mincore finds none.
+    public static void EvictFully(string path)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            using (var file = File.OpenHandle(path))
+                if (posix_fadvise((int)file.DangerousGetHandle(), 0, 0, 4) is int error and not 0) throw new Exception($"posix_fadvise of {path} failed with errno {error}");
+            if (FileMincore(path) == 0) return;
+            Thread.Sleep(20);
+        }
+        throw new Exception($"{path} could not be evicted from the page cache");
+    }
+    // util-linux fincore's count of a file's cached pages (mincore in a process of its own); null
+    // where fincore is not installed.
+    public static readonly bool HasFincore = FincorePath is not null;
+    static string? FincorePath => new[] { "/usr/bin/fincore", "/bin/fincore" }.FirstOrDefault(File.Exists);
+    public static long? Fincore(string path)
+    {
+        if (FincorePath is not { } fincore) return null;
+        using var p = Process.Start(new ProcessStartInfo(fincore) { RedirectStandardOutput = true, ArgumentList = { "--raw", "--noheadings", "--output", "PAGES", path } })!;
+        string text = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return p.ExitCode == 0 ? long.Parse(text) : throw new Exception($"fincore {path} exited with code {p.ExitCode}");
+    }
+    // The VMA holding an address in a process (this one by default), from /proc/PID/smaps read now:
+    // its sizes in bytes.
+    public static Dictionary<string, long> Smaps(nint address, int? processId = null)
     {
         Dictionary<string, long>? vma = null;
-        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        foreach (var line in File.ReadLines($"/proc/{processId?.ToString() ?? "self"}/smaps"))
         {
             var m = Regex.Match(line, "^([0-9a-f]+)-([0-9a-f]+) ");
             if (m.Success)
@@ -52,7 +83,15 @@ public static class Kernel
             }
             else if (vma != null && (m = Regex.Match(line, @"^(\w+):\s+(\d+) kB$")).Success) vma[m.Groups[1].Value] = long.Parse(m.Groups[2].Value) * 1024;
         }
-        return vma ?? throw new Exception($"no VMA of /proc/self/smaps holds 0x{address:x}");
+        return vma ?? throw new Exception($"no VMA of /proc/{processId?.ToString() ?? "self"}/smaps holds 0x{address:x}");
+    }
+    // The calling thread's minor and major faults so far, from /proc/thread-self/stat (fields 10
+    // and 12; the name in parentheses may hold spaces, so count from its closing parenthesis).
+    public static (long Minor, long Major) ThreadFaults()
+    {
+        string stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[7]), long.Parse(fields[9]));
     }
     // The bytes at an address read through a raw pointer, not through the tool's safe read.
     public static string Text(nint address, int count) { var bytes = new byte[count]; Marshal.Copy(address, bytes, 0, count); return Encoding.ASCII.GetString(bytes); }

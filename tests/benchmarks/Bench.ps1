@@ -86,7 +86,7 @@ $Native = $null
 $cc = Get-Command cc, gcc -CommandType Application -ErrorAction Ignore | Select-Object -First 1
 if ($cc) {
     $Native = Join-Path $WorkDirectory 'bench-native'
-    & $cc.Source -O2 -Wall -Wextra -Werror -o $Native (Join-Path $PSScriptRoot 'bench-native.c')
+    & $cc.Source -O2 -pthread -Wall -Wextra -Werror -o $Native (Join-Path $PSScriptRoot 'bench-native.c')
     if ($LASTEXITCODE -ne 0) { throw "$($cc.Source) could not compile bench-native.c" }
 }
 
@@ -447,7 +447,7 @@ if (-not $SkipLargeTree) {
 
 # Walks on every processor and on one, and the module's own memory.
 . (Join-Path $PSScriptRoot 'Walks.Bench.ps1')
-if (-not $SkipLargeTree) { foreach ($row in Measure-Walks -ModulePath $ModulePath -Tree $LargeTree -Files $LargeTreeFiles -Rounds ([Math]::Min($Rounds, 3))) { Add-Row @row } }
+if (-not $SkipLargeTree) { foreach ($row in Measure-Walks -ModulePath $ModulePath -Tree $LargeTree -Files $LargeTreeFiles -Native $Native -Rounds ([Math]::Min($Rounds, 3))) { Add-Row @row } }
 
 # Another process's pages: per-page state beside raw pagemap reads, a working-set sample beside smaps.
 . (Join-Path $PSScriptRoot 'ProcessPages.Bench.ps1')

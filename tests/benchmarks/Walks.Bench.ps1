@@ -10,6 +10,9 @@
        thread a processor) and with -ThrottleLimit 1 (the path a single-processor machine takes),
        each beside vmtouch in the same round, the tree read into the cache before each round
        (vmtouch -t). Our counts must lie between vmtouch's taken just before and just after ours.
+       Beside them, where the bench's C side was compiled, the same system calls in C on as many
+       threads (bench-native walk): what the kernel's side of a walk costs on this machine, which
+       bounds what any walker can reach.
     2. The working set of a pwsh after Import-Module and one small walk, beside a bare pwsh; and the
        peak after streaming every file of the tree down the pipeline (Measure-TreeWalk.ps1, each in
        a process of its own).
@@ -19,6 +22,7 @@ param(
     [string] $WalksModulePath,
     [string] $WalksTree,
     [long] $WalksFiles,
+    [string] $WalksNative,
     [ValidateRange(1, 99)] [int] $WalksRounds = 3
 )
 
@@ -29,6 +33,7 @@ function Measure-Walks {
         [Parameter(Mandatory)] [string] $ModulePath,
         [Parameter(Mandatory)] [string] $Tree,
         [Parameter(Mandatory)] [long] $Files,
+        [string] $Native,
         [int] $Rounds = 3
     )
     $vmtouch = (Get-Command vmtouch -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
@@ -36,6 +41,7 @@ function Measure-Walks {
     if (-not (Get-Module MmapTools)) { Import-Module $ModulePath }
     $cores = [Environment]::ProcessorCount
     $timed = @{ Parallel = [Collections.Generic.List[double]]::new(); One = [Collections.Generic.List[double]]::new() }
+    $bound = [Collections.Generic.List[double]]::new()
     $theirs = @{ Parallel = [Collections.Generic.List[double]]::new(); One = [Collections.Generic.List[double]]::new() }
     $counts = ''
     $null = Get-PageResidency -LiteralPath $Tree -Recurse -Summary
@@ -59,10 +65,19 @@ function Measure-Walks {
                 $vmMs = $watch.Elapsed.TotalMilliseconds
                 $mine = "$($s.Files) files $($s.ResidentPages)/$($s.TotalPages)"
                 $bracket = "$($after.Files) files $($after.Resident)-$($before.Resident)/$($after.Total)"
-                if ($s.Files -eq $after.Files -and $s.Files -eq $before.Files -and $s.TotalPages -eq $after.Total -and $s.TotalPages -eq $before.Total -and
-                    $s.ResidentPages -ge $after.Resident -and $s.ResidentPages -le $before.Resident) { break }
+                $agrees = $s.Files -eq $after.Files -and $s.Files -eq $before.Files -and $s.TotalPages -eq $after.Total -and $s.TotalPages -eq $before.Total -and
+                    $s.ResidentPages -ge $after.Resident -and $s.ResidentPages -le $before.Resident
+                if ($agrees -and $Native -and $side -eq 'Parallel') {
+                    # The C walk runs after vmtouch's reading: reclaim may only have taken pages since.
+                    $c = (& $Native walk $Tree $limit) -split ' '
+                    $cMs = [double] $c[3] / 1e6
+                    $agrees = [long] $c[0] -eq $s.Files -and [long] $c[2] -eq $s.TotalPages -and [long] $c[1] -le $after.Resident
+                    $mine += ", C $($c[0]) files $($c[1])/$($c[2])"
+                }
+                if ($agrees) { break }
                 if ($attempt -eq 2) { throw "counts differ for the tree summary ($side): ours $mine, vmtouch $bracket (before and after ours)" }
             }
+            if ($Native -and $side -eq 'Parallel') { $bound.Add($cMs) }
             $timed[$side].Add($ms)
             $theirs[$side].Add($vmMs)
             $counts = "$($s.Files) files, $($s.ResidentPages)/$($s.TotalPages) pages"
@@ -73,6 +88,10 @@ function Measure-Walks {
         TheirsName = 'vmtouch'; Counts = $counts; Target = 0.25; TargetText = '<= 0.25x'; Note = "$cores processors; load average $load at the end" }
     @{ Name = "Tree summary, $Files files, -ThrottleLimit 1 (one processor): -Recurse -Summary"; Ours = $timed.One.ToArray(); Theirs = $theirs.One.ToArray()
         TheirsName = 'vmtouch'; Counts = $counts; Note = 'the path a single-processor machine takes: no thread but the cmdlet''s' }
+    if ($Native) {
+        @{ Name = "Bound: the same system calls in C on $cores threads, $Files files (bench-native walk)"; Ours = $bound.ToArray(); Theirs = $theirs.Parallel.ToArray()
+            TheirsName = 'vmtouch'; Counts = $counts; Note = "no target: getdents64, openat, statx, cachestat and close with no walker's bookkeeping, timed inside the C process; the default row's target is within reach only where this is well below it" }
+    }
 
     # Memory, each in a process of its own.
     $bare = foreach ($i in 1..3) { [double] (& $pwsh -NoProfile -NonInteractive -Command '[GC]::Collect(); (Select-String -LiteralPath /proc/self/status -Pattern "^VmRSS:\s+(\d+)").Matches[0].Groups[1].Value') / 1KB }
@@ -91,7 +110,7 @@ function Measure-Walks {
 }
 
 if ($MyInvocation.InvocationName -ne '.') {
-    foreach ($row in Measure-Walks -ModulePath $WalksModulePath -Tree $WalksTree -Files $WalksFiles -Rounds $WalksRounds) {
+    foreach ($row in Measure-Walks -ModulePath $WalksModulePath -Tree $WalksTree -Files $WalksFiles -Native $WalksNative -Rounds $WalksRounds) {
         $o = ($row.Ours | Sort-Object)[[int][Math]::Floor(($row.Ours.Count - 1) / 2)]
         $t = ($row.Theirs | Sort-Object)[[int][Math]::Floor(($row.Theirs.Count - 1) / 2)]
         '{0,-80} {1,10:0.0} vs {2,10:0.0} {3} ({4})  ratio {5:0.###}  target {6}  {7}' -f $row.Name, $o, $t, ($row.Unit ?? 'ms'), $row.TheirsName, ($o / $t), ($row.TargetText ?? '-'), $row.Note

@@ -26,6 +26,13 @@
  *       /proc/PID/clear_refs, reads /proc/PID/smaps to its end, 64 KiB a call, and sums each
  *       mapping's Rss and Referenced. Prints "<mappings> <referenced kB> <nanoseconds> <rss kB>".
  *
+ *   bench-native walk DIRECTORY THREADS
+ *       The system calls of a tree's residency summary, on THREADS threads: each takes a directory
+ *       from a shared stack, reads it with getdents64, pushes its subdirectories and examines its
+ *       regular files itself: openat relative to the directory, statx, cachestat, close. Prints
+ *       "<files> <cached pages> <pages> <nanoseconds>": what the kernel's side of a walk costs on
+ *       that many processors, with none of a walker's bookkeeping.
+ *
  * Each buffer is touched before the clock starts: the .NET side reuses pooled buffers already in
  * memory, so neither side's time holds the page faults of a first touch.
  *
@@ -61,7 +68,10 @@ struct pm_scan_arg {
 };
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
+#include <dirent.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -233,6 +243,100 @@ static int raw_working_set(const char *pid)
     return 0;
 }
 
+/* The shared state of a walk: directories still to read, and how many threads are reading one
+ * (the walk ends when the stack is empty and none is, since a reading thread may push more). */
+struct walk {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    char **stack;
+    size_t count, capacity;
+    int busy;
+    long page;
+    unsigned long long files, cached, pages;
+};
+
+static void walk_push(struct walk *w, char *path)
+{
+    if (w->count == w->capacity) {
+        w->capacity = w->capacity ? w->capacity * 2 : 1024;
+        w->stack = realloc(w->stack, w->capacity * sizeof *w->stack);
+        if (!w->stack) { perror("realloc"); exit(1); }
+    }
+    w->stack[w->count++] = path;
+    pthread_cond_signal(&w->more);
+}
+
+struct linux_dirent64 { uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type; char d_name[]; };
+
+static void *walk_thread(void *arg)
+{
+    struct walk *w = arg;
+    static __thread char entries[65536];
+    unsigned long long files = 0, cached = 0, pages = 0;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->count == 0 && w->busy > 0) pthread_cond_wait(&w->more, &w->lock);
+        if (w->count == 0) break;
+        char *path = w->stack[--w->count];
+        w->busy++;
+        pthread_mutex_unlock(&w->lock);
+        int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) { perror(path); exit(1); }
+        for (long got; (got = syscall(SYS_getdents64, dir, entries, sizeof entries)) > 0;) {
+            for (long at = 0; at < got;) {
+                struct linux_dirent64 *e = (struct linux_dirent64 *)(entries + at);
+                at += e->d_reclen;
+                if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                    size_t length = strlen(path) + strlen(e->d_name) + 2;
+                    char *child = malloc(length);
+                    snprintf(child, length, "%s/%s", path, e->d_name);
+                    pthread_mutex_lock(&w->lock);
+                    walk_push(w, child);
+                    pthread_mutex_unlock(&w->lock);
+                } else if (e->d_type == DT_REG) {
+                    int fd = openat(dir, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                    if (fd < 0) { perror(e->d_name); exit(1); }
+                    struct statx st;
+                    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE | STATX_INO, &st) != 0) { perror("statx"); exit(1); }
+                    struct bench_cachestat_range range = { 0, st.stx_size };
+                    struct bench_cachestat cs = { 0 };
+                    if (syscall(NR_CACHESTAT, fd, &range, &cs, 0) != 0) { perror("cachestat"); exit(2); }
+                    close(fd);
+                    files++;
+                    cached += cs.nr_cache;
+                    pages += (st.stx_size + w->page - 1) / w->page;
+                }
+            }
+        }
+        close(dir);
+        free(path);
+        pthread_mutex_lock(&w->lock);
+        if (--w->busy == 0 && w->count == 0) pthread_cond_broadcast(&w->more);
+    }
+    w->files += files;
+    w->cached += cached;
+    w->pages += pages;
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int raw_walk(const char *root, const char *threads)
+{
+    int count = (int)strtol(threads, NULL, 10);
+    if (count < 1 || count > 1024) { fprintf(stderr, "THREADS must be 1 to 1024\n"); return 2; }
+    struct walk w = { .lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER, .page = sysconf(_SC_PAGESIZE) };
+    pthread_t ids[1024];
+    long long begun = now_ns();
+    walk_push(&w, strdup(root));
+    for (int i = 1; i < count; i++) pthread_create(&ids[i], NULL, walk_thread, &w);
+    walk_thread(&w);
+    for (int i = 1; i < count; i++) pthread_join(ids[i], NULL);
+    long long elapsed = now_ns() - begun;
+    free(w.stack);
+    printf("%llu %llu %llu %lld\n", w.files, w.cached, w.pages, elapsed);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "pagemap") == 0) return raw_pagemap(argv[2], argv[3], argv[4], 0);
@@ -240,6 +344,7 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "summary") == 0) return raw_summary(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "read") == 0) return raw_read(argv[2]);
     if (argc == 3 && strcmp(argv[1], "working-set") == 0) return raw_working_set(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "walk") == 0) return raw_walk(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "mincore") == 0) return raw_mincore(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "time") == 0) return time_program(argv + 2);
     fprintf(stderr, "usage: bench-native mincore FILE | bench-native time PROGRAM [ARGS...]\n");

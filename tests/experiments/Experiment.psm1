@@ -217,6 +217,26 @@ function Get-KernelDirtyCount {
     [pscustomobject]@{ Dirty = [long] $counts.Dirty; Writeback = [long] $counts.Writeback }
 }
 
+<#
+.SYNOPSIS
+    The tool's dirty count of a file (Get-PageResidency) between two raw cachestat readings. No one
+    writes the file meanwhile, so its dirty count can only fall: Low is the kernel's later reading,
+    High its earlier one.
+#>
+function Get-BracketedDirty {
+    param([Parameter(Mandatory)] [string] $Path)
+    $before = Get-KernelDirtyCount $Path
+    $tool = (Get-PageResidency -LiteralPath $Path -Summary).DirtyPages
+    $after = Get-KernelDirtyCount $Path
+    [pscustomobject]@{ Tool = $tool; Low = $after.Dirty; High = $before.Dirty }
+}
+
+# A count of the tool lies within the kernel's readings taken around it.
+function Assert-Within([long] $Tool, [long] $Low, [long] $High, [string] $What) {
+    $Tool | Should -BeGreaterOrEqual $Low -Because "$What by the tool must not be below the kernel's later reading ($Low)"
+    $Tool | Should -BeLessOrEqual $High -Because "$What by the tool must not be above the kernel's earlier reading ($High)"
+}
+
 $script:NoDirtyCountsReason = 'This kernel has no cachestat system call (ENOSYS; it came in Linux 6.5), so it counts no dirty pages, and this claim is about them.'
 function Get-NoDirtyCountsReason { $script:NoDirtyCountsReason }
 
@@ -490,6 +510,53 @@ function Get-BracketedResidency([string] $Path) {
     }
 }
 
+<#
+.SYNOPSIS
+    The regions of a process as /proc/PID/smaps lists them, read here (not through MmapTools):
+    Start, End, Path ('' for none) and Rss in bytes.
+#>
+function Read-SmapsRegions {
+    param([int] $ProcessId = $PID)
+    $regions = [Collections.Generic.List[object]]::new()
+    $current = $null
+    foreach ($line in [IO.File]::ReadAllLines("/proc/$ProcessId/smaps")) {
+        if ($line -match '^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$') {
+            $current = [pscustomobject]@{ Start = [Convert]::ToUInt64($Matches[1], 16); End = [Convert]::ToUInt64($Matches[2], 16); Path = $Matches[3].Trim(); Rss = 0L }
+            $regions.Add($current)
+        } elseif ($current -and $line -match '^Rss:\s+(\d+) kB$') { $current.Rss = [long] $Matches[1] * 1KB }
+    }
+    $regions.ToArray()
+}
+
+<#
+.SYNOPSIS
+    The region of a process that holds Address as the tool gives it (Get-MemoryMap -ProcessId), held
+    against /proc/PID/smaps read here just before and just after it: bounds, path and Rss must be
+    the kernel's (the process is waiting, so only reclaim could move its Rss; then the kernel's two
+    readings differ, and the reading is taken again). Where the kernel maps nothing at the address,
+    the tool must list no region either. Returns the tool's region, or $null.
+#>
+function Assert-RegionAgrees {
+    param([Parameter(Mandatory)] [long] $Address, [int] $ProcessId = $PID, [string] $What = 'the region')
+    for ($attempt = 0; $attempt -lt 5; $attempt++) {
+        $before = Read-SmapsRegions $ProcessId | Where-Object { $_.Start -le [ulong] $Address -and [ulong] $Address -lt $_.End } | Select-Object -First 1
+        $tool = Get-MemoryMap -ProcessId $ProcessId | Where-Object { $_.Start -le [ulong] $Address -and [ulong] $Address -lt $_.End } | Select-Object -First 1
+        $after = Read-SmapsRegions $ProcessId | Where-Object { $_.Start -le [ulong] $Address -and [ulong] $Address -lt $_.End } | Select-Object -First 1
+        if (($before | ConvertTo-Json -Compress) -eq ($after | ConvertTo-Json -Compress)) { break }
+    }
+    $where = "${What} of process $ProcessId at 0x{0:x}" -f $Address
+    if (-not $after) {
+        $tool | Should -BeNullOrEmpty -Because "/proc/$ProcessId/smaps maps nothing at the address ($where)"
+        return $null
+    }
+    $tool | Should -Not -BeNullOrEmpty -Because "/proc/$ProcessId/smaps maps 0x$('{0:x}' -f $after.Start)-0x$('{0:x}' -f $after.End) there ($where)"
+    "$($tool.Start)-$($tool.End)" | Should -Be "$($after.Start)-$($after.End)" -Because "the tool's bounds must be smaps' ($where)"
+    [string] $tool.Path | Should -Be $after.Path -Because "the tool's path must be smaps' ($where)"
+    $tool.Rss | Should -BeGreaterOrEqual ([Math]::Min($before.Rss, $after.Rss)) -Because "the tool's Rss must lie within smaps' readings around it ($where)"
+    $tool.Rss | Should -BeLessOrEqual ([Math]::Max($before.Rss, $after.Rss)) -Because "the tool's Rss must lie within smaps' readings around it ($where)"
+    $tool
+}
+
 # The TLB shootdown interrupts of every CPU together (/proc/interrupts, x86), or $null where the kernel counts none.
 function Get-TlbShootdowns {
     $line = [IO.File]::ReadAllLines('/proc/interrupts') | Where-Object { $_ -match '^\s*TLB:' } | Select-Object -First 1
@@ -550,8 +617,8 @@ function Get-Ratio([double] $Numerator, [double] $Denominator) {
 
 Export-ModuleMember -Function @(
     'Initialize-ExperimentLog', 'Set-ExperimentResult', 'Skip-Experiment', 'Get-ExperimentResultDirectory', 'Get-ExperimentProfile', 'Get-ProfileFact', 'Get-PagemapCount', 'Get-FincorePages', 'Get-BracketedResidency'
-    'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-KernelDirtyCount', 'Get-NoDirtyCountsReason'
+    'New-ExperimentDirectory', 'Remove-ExperimentDirectory', 'Get-FileSystemType', 'New-ExperimentFile', 'Test-DirtyCounts', 'Get-KernelDirtyCount', 'Get-BracketedDirty', 'Assert-Within', 'Get-NoDirtyCountsReason'
     'Get-Python', 'Get-CCompiler', 'Invoke-Child', 'Invoke-Python', 'Start-PythonChild', 'Read-ChildLine', 'Send-ChildLine', 'Stop-Child'
-    'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf'
+    'Initialize-Probe', 'Get-ProcessStatus', 'Get-MemInfo', 'Get-ThreadIo', 'Get-TlbShootdowns', 'Get-RegionOf', 'Read-SmapsRegions', 'Assert-RegionAgrees'
     'Get-Sysctl', 'Use-Sysctl', 'Test-Root', 'Test-KernelConfig', 'Wait-Until', 'Get-Ratio'
 )

@@ -25,20 +25,6 @@ BeforeAll {
         $null = [MmapExperiments.Probe]::Touch($map.Address, $AllPages, $true)
         $map
     }
-
-    # The tool's dirty count of a file (Get-PageResidency) between two raw cachestat readings.
-    function Get-BracketedDirty([string] $Path) {
-        $before = Get-KernelDirtyCount $Path
-        $tool = (Get-PageResidency -LiteralPath $Path -Summary).DirtyPages
-        $after = Get-KernelDirtyCount $Path
-        [pscustomobject]@{ Tool = $tool; Low = $after.Dirty; High = $before.Dirty }
-    }
-
-    # A count of the tool lies within the kernel's readings taken around it.
-    function Assert-Within([long] $Tool, [long] $Low, [long] $High, [string] $What) {
-        $Tool | Should -BeGreaterOrEqual $Low -Because "$What by the tool must not be below the kernel's later reading ($Low)"
-        $Tool | Should -BeLessOrEqual $High -Because "$What by the tool must not be above the kernel's earlier reading ($High)"
-    }
 }
 
 AfterAll {
