@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using MmapTools.Interop;
@@ -106,7 +108,7 @@ public static unsafe class PageMap
 
         using var pagemap = Open(processId);
         long pages = (long)((end - start) / (ulong)pageSize);
-        using var runs = new RunBuilder();
+        var runs = new PageRunList();
         if (chosen == PageMapSource.Scan) Scan(pagemap, start, end, pageSize, runs);
         else Read(pagemap, start, pages, kernelFlags, runs);
         var known = (chosen == PageMapSource.Scan ? ScanStates : ReadStates | (kernelFlags ? KernelStates : 0))
@@ -148,7 +150,7 @@ public static unsafe class PageMap
 
     // The hot loops are compiled optimized at once: a process calls them a few times, too few for tiering.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scan(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs)
+    private static void Scan(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, PageRunList runs)
     {
         var regions = ArrayPool<Libc.PageRegion>.Shared.Rent(ScanBatch);
         try
@@ -162,7 +164,7 @@ public static unsafe class PageMap
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScanInto(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, RunBuilder runs, Libc.PageRegion[] regions)
+    private static void ScanInto(SafeFileHandle pagemap, ulong start, ulong end, int pageSize, PageRunList runs, Libc.PageRegion[] regions)
     {
         fixed (Libc.PageRegion* vec = regions)
         {
@@ -178,16 +180,35 @@ public static unsafe class PageMap
                     if (Libc.LastError == Errno.EINTR) continue;
                     throw SystemCallException.FromLastError("ioctl(PAGEMAP_SCAN)");
                 }
+                int shift = BitOperations.TrailingZeroCount(pageSize);
                 for (int i = 0; i < count; i++)
                 {
                     ref var region = ref regions[i];
-                    runs.Add((long)((region.Start - start) / (ulong)pageSize), (long)((region.End - region.Start) / (ulong)pageSize), FromCategories(region.Categories));
+                    runs.Add((long)((region.Start - start) >> shift), (long)((region.End - region.Start) >> shift), CategoryStates[(int)(region.Categories & 0xff)]);
                 }
-                if (arg.WalkEnd >= end) break;
-                if (arg.WalkEnd <= arg.Start) throw new MemoryMapException("EIO", $"PAGEMAP_SCAN stopped at 0x{arg.WalkEnd:x} without reaching 0x{end:x}.");
-                arg.Start = arg.WalkEnd;
+                // The kernel stops short only when the vector is full, and then goes on from the last
+                // region's end. Once it has walked on past a flush of its own buffer (512 regions),
+                // walk_end still holds where that flush stopped (Linux 6.18): going on from there
+                // would get the range's tail twice.
+                ulong next = count > 0 ? Math.Max(arg.WalkEnd, regions[count - 1].End) : arg.WalkEnd;
+                if (count < ScanBatch || next >= end) break;
+                if (next <= arg.Start) throw new MemoryMapException("EIO", $"PAGEMAP_SCAN stopped at 0x{next:x} without reaching 0x{end:x}.");
+                arg.Start = next;
             }
         }
+    }
+
+    // The states of each value of the categories asked for (all below bit 8), and of each value of a
+    // pagemap entry's top nine bits (the flags, from soft-dirty at 55 to present at 63): a table
+    // look-up a run rather than a test a flag.
+    private static readonly PageStates[] CategoryStates = Table(256, c => FromCategories(c));
+    private static readonly PageStates[] EntryStates = Table(512, top => FromEntry(top << 55));
+
+    private static PageStates[] Table(int length, Func<ulong, PageStates> states)
+    {
+        var table = new PageStates[length];
+        for (int i = 0; i < length; i++) table[i] = states((ulong)i);
+        return table;
     }
 
     private static PageStates FromCategories(ulong categories)
@@ -206,7 +227,7 @@ public static unsafe class PageMap
     // Entries a pread: 1 MiB. The kernel's work is the same whatever the size; fewer calls cost less.
     private const int ReadBatch = 1 << 17;
 
-    private static void Read(SafeFileHandle pagemap, ulong start, long pages, bool kernelFlags, RunBuilder runs)
+    private static void Read(SafeFileHandle pagemap, ulong start, long pages, bool kernelFlags, PageRunList runs)
     {
         int batch = (int)Math.Min(ReadBatch, pages);
         // Pooled: a new buffer each call would be a large-object allocation, and those bring on full collections.
@@ -225,19 +246,19 @@ public static unsafe class PageMap
     }
 
     private static void ReadBatches(SafeFileHandle pagemap, ulong start, long pages, int batch, ulong[] entries,
-        SafeFileHandle? kpageflags, ulong[]? flags, RunBuilder runs)
+        SafeFileHandle? kpageflags, ulong[]? flags, PageRunList runs)
     {
         for (long done = 0; done < pages;)
         {
             int want = (int)Math.Min(batch, pages - done);
-            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(entries.AsSpan(0, want));
+            var bytes = MemoryMarshal.AsBytes(entries.AsSpan(0, want));
             int read = RandomAccess.Read(pagemap, bytes, (long)(start / (ulong)MemoryMap.PageSize + (ulong)done) * 8);
             if (read <= 0) throw new MemoryMapException("EIO", $"pagemap ended at entry {done} of {pages}: the range lies beyond the process's address space.");
             int got = read / 8;
             if (kpageflags is not null)
             {
                 ReadKernelFlags(kpageflags, entries.AsSpan(0, got), flags.AsSpan(0, got));
-                for (int i = 0; i < got; i++) runs.Add(done + i, 1, FromEntry(entries[i]) | FromKernelFlags(flags![i]));
+                for (int i = 0; i < got; i++) runs.Add(done + i, 1, StatesOf(entries[i]) | FromKernelFlags(flags![i]));
             }
             else AddEntries(entries.AsSpan(0, got), done, runs);
             done += got;
@@ -246,23 +267,37 @@ public static unsafe class PageMap
 
     private const ulong EntryStateBits = PM_PRESENT | PM_SWAP | PM_FILE | PM_EXCLUSIVE | PM_SOFT_DIRTY;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static PageStates StatesOf(ulong entry) => EntryStates[(int)(entry >> 55)];
+
     /// <summary>
-    /// Adds the entries as runs: consecutive entries whose state bits match (the frame numbers differ)
-    /// make one run, so the builder sees a call a run rather than a call a page.
+    /// Adds the entries as runs: a run goes on while an entry's state bits match the one before it
+    /// (the frame numbers differ). The entries are compared four at a time, each with the one before
+    /// it, and only where one differs is its state looked up: the builder sees a call a run.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddEntries(ReadOnlySpan<ulong> entries, long first, RunBuilder runs)
+    private static void AddEntries(ReadOnlySpan<ulong> entries, long first, PageRunList runs)
     {
-        int runStart = 0;
-        ulong bits = entries.Length > 0 ? entries[0] & EntryStateBits : 0;
-        for (int i = 1; i < entries.Length; i++)
+        if (entries.IsEmpty) return;
+        runs.Add(first, entries.Length, StatesOf(entries[0]));
+        int i = 1;
+        if (Vector256.IsHardwareAccelerated)
         {
-            ulong next = entries[i] & EntryStateBits;
-            if (next == bits) continue;
-            runs.Add(first + runStart, i - runStart, FromEntry(bits));
-            (runStart, bits) = (i, next);
+            var mask = Vector256.Create(EntryStateBits);
+            ref ulong origin = ref MemoryMarshal.GetReference(entries);
+            for (; i + Vector256<ulong>.Count <= entries.Length; i += Vector256<ulong>.Count)
+            {
+                var these = Vector256.LoadUnsafe(ref origin, (nuint)i) & mask;
+                var before = Vector256.LoadUnsafe(ref origin, (nuint)(i - 1)) & mask;
+                for (uint changed = ~Vector256.Equals(these, before).ExtractMostSignificantBits() & 0xf; changed != 0; changed &= changed - 1)
+                {
+                    int at = i + BitOperations.TrailingZeroCount(changed);
+                    runs.Set(first + at, StatesOf(entries[at]));
+                }
+            }
         }
-        if (entries.Length > 0) runs.Add(first + runStart, entries.Length - runStart, FromEntry(bits));
+        for (; i < entries.Length; i++)
+            if (((entries[i] ^ entries[i - 1]) & EntryStateBits) != 0) runs.Set(first + i, StatesOf(entries[i]));
     }
 
     private static PageStates FromEntry(ulong entry)
@@ -286,7 +321,7 @@ public static unsafe class PageMap
             if ((entries[i] & PM_PRESENT) == 0 || pfn == 0) { i++; continue; }
             int run = 1;
             while (i + run < entries.Length && (entries[i + run] & PM_PRESENT) != 0 && (entries[i + run] & PM_PFN_MASK) == pfn + (ulong)run) run++;
-            RandomAccess.Read(kpageflags, System.Runtime.InteropServices.MemoryMarshal.AsBytes(flags.Slice(i, run)), (long)pfn * 8);
+            RandomAccess.Read(kpageflags, MemoryMarshal.AsBytes(flags.Slice(i, run)), (long)pfn * 8);
             i += run;
         }
     }
@@ -304,63 +339,6 @@ public static unsafe class PageMap
         if (Bit(KPF_ZERO_PAGE)) states |= PageStates.ZeroPage;
         if (Bit(KPF_ANON)) states |= PageStates.Anonymous;
         return states;
-    }
-
-    /// <summary>Joins pages into runs as they come, in order; pages not given (gaps between mappings) are None.</summary>
-    private sealed class RunBuilder : IDisposable
-    {
-        // An array grown by doubling rather than a List, so the last run extends in place; pooled, so
-        // that only the result is allocated (a range of alternating pages makes megabytes of runs).
-        private PageStateRun[] _runs = ArrayPool<PageStateRun>.Shared.Rent(256);
-        private int _count;
-        private long _end;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Add(long first, long count, PageStates states)
-        {
-            if (first > _end) Append(_end, first - _end, PageStates.None);
-            Append(first, count, states);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Append(long first, long count, PageStates states)
-        {
-            if (_count > 0)
-            {
-                ref var last = ref _runs[_count - 1];
-                if (last.States == states && last.EndPage == first)
-                {
-                    last = last with { PageCount = last.PageCount + count };
-                    _end = first + count;
-                    return;
-                }
-            }
-            if (_count == _runs.Length) Grow();
-            _runs[_count++] = new PageStateRun(first, count, states);
-            _end = first + count;
-        }
-
-        private void Grow()
-        {
-            var larger = ArrayPool<PageStateRun>.Shared.Rent(_runs.Length * 2);
-            _runs.AsSpan(0, _count).CopyTo(larger);
-            ArrayPool<PageStateRun>.Shared.Return(_runs);
-            _runs = larger;
-        }
-
-        public PageStateRun[] Finish(long pages)
-        {
-            if (_end < pages) Append(_end, pages - _end, PageStates.None);
-            var result = GC.AllocateUninitializedArray<PageStateRun>(_count); // every element is written next
-            _runs.AsSpan(0, _count).CopyTo(result);
-            return result;
-        }
-
-        public void Dispose()
-        {
-            ArrayPool<PageStateRun>.Shared.Return(_runs);
-            _runs = [];
-        }
     }
 }
 

@@ -57,9 +57,10 @@ public readonly record struct PageStateRun(long FirstPage, long PageCount, PageS
 /// <summary>The state of every page of a range of a process's address space, kept as runs.</summary>
 public sealed class PageStateMap
 {
-    private readonly PageStateRun[] _runs;
+    private readonly PageRunList _runs;
+    private PageStateRun[]? _runArray;
 
-    internal PageStateMap(PageStateRun[] runs) => _runs = runs;
+    internal PageStateMap(PageRunList runs) => _runs = runs;
 
     public int ProcessId { get; init; }
     public ulong Start { get; init; }
@@ -92,16 +93,12 @@ public sealed class PageStateMap
     public long? KsmPages => CountKnown(PageStates.Ksm);
 
     /// <summary>The runs, in order, covering every page of the range once. A method, so that
-    /// formatting and serialization do not copy them.</summary>
-    public ReadOnlySpan<PageStateRun> GetRuns() => _runs;
+    /// formatting and serialization do not copy them; made on the first call (the map keeps its runs
+    /// more compactly), then kept.</summary>
+    public ReadOnlySpan<PageStateRun> GetRuns() => _runArray ??= _runs.ToArray();
 
-    /// <summary>How many pages have every state in <paramref name="states"/>.</summary>
-    public long Count(PageStates states)
-    {
-        long count = 0;
-        foreach (var run in _runs) if ((run.States & states) == states) count += run.PageCount;
-        return count;
-    }
+    /// <summary>How many pages have every state in <paramref name="states"/>: added up as the runs were built.</summary>
+    public long Count(PageStates states) => _runs.Pages(states);
 
     private long? CountKnown(PageStates state) => (Known & state) == state ? Count(state) : null;
 
@@ -111,13 +108,7 @@ public sealed class PageStateMap
         get
         {
             if ((ulong)page >= (ulong)TotalPages) throw new ArgumentOutOfRangeException(nameof(page), page, $"The range has {TotalPages} pages.");
-            int low = 0, high = _runs.Length - 1;
-            while (low < high)
-            {
-                int middle = (low + high + 1) / 2;
-                if (_runs[middle].FirstPage <= page) low = middle; else high = middle - 1;
-            }
-            return _runs[low].States;
+            return _runs.StatesAt(page);
         }
     }
 
@@ -125,8 +116,9 @@ public sealed class PageStateMap
     public IEnumerable<PageRun> Runs(PageStates states, bool set = true)
     {
         long first = -1, end = -1;
-        foreach (var run in _runs)
+        for (int i = 0; i < _runs.Count; i++)
         {
+            var run = _runs[i];
             if (((run.States & states) == states) != set) continue;
             if (run.FirstPage == end) { end = run.EndPage; continue; }
             if (first >= 0) yield return new PageRun(first, end - first);

@@ -1,8 +1,4 @@
-using System.Buffers;
-using System.Buffers.Text;
 using System.Diagnostics;
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using MmapTools.Interop;
 
@@ -81,228 +77,36 @@ public static class ProcessMemory
     {
         int pid = processId ?? Environment.ProcessId;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(pid, nameof(processId));
-        string path = $"/proc/{pid}/smaps";
-        byte[] smaps = ArrayPool<byte>.Shared.Rent(SmapsBuffer);
-        try
-        {
-            int length;
-            try
-            {
-                length = ReadAll(path, ref smaps);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                throw new ArgumentException($"No process has id {pid}.", nameof(processId), e);
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                throw new MemoryMapException("EACCES", $"This user may not read the mappings of process {pid} ({path}).", e);
-            }
-            return Parse(pid, smaps.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(smaps);
-        }
+        using var smaps = Smaps.Read(pid, nameof(processId));
+        return Parse(pid, smaps.Span);
     }
 
-    // About a thousand mappings' worth of smaps: read in large calls, since the kernel writes out
-    // whole mappings into each, and into a pooled buffer, since a new one each sample is a large
-    // object (whose allocations bring on full collections).
-    private const int SmapsBuffer = 1 << 20;
-
-    /// <summary>Reads a file that tells no size (a /proc file) to its end into a pooled buffer, growing it as needed.</summary>
-    private static int ReadAll(string path, ref byte[] buffer)
-    {
-        using var file = File.OpenHandle(path);
-        int length = 0;
-        for (int read; (read = RandomAccess.Read(file, buffer.AsSpan(length), length)) > 0;)
-        {
-            length += read;
-            if (length < buffer.Length) continue;
-            var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-            buffer.AsSpan(0, length).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(buffer);
-            buffer = larger;
-        }
-        return length;
-    }
-
-    /// <summary>
-    /// Parses smaps as the kernel writes it (UTF-8), a line at a time over the bytes: a process with a
-    /// thousand mappings has some 28,000 lines, and a string each would cost more than the read. The
-    /// strings a region keeps (permissions, device, path, flags) repeat from region to region, so
-    /// each distinct one is made once a parse. Compiled optimized at once: a process parses smaps a
-    /// few times, too few for tiering to reach this loop.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Parses smaps text into regions.</summary>
     internal static IReadOnlyList<MemoryRegion> Parse(int pid, ReadOnlySpan<byte> smaps)
     {
-        var regions = new List<MemoryRegion>();
-        var strings = new Interner<string>(static bytes => Encoding.UTF8.GetString(bytes));
-        var flagLists = new Interner<string[]>(static bytes => Encoding.ASCII.GetString(bytes).Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        RegionHeader header = default;
-        bool inRegion = false;
-        Span<long> sizes = stackalloc long[SizeKeys.Length];
-        bool? thp = null;
-        string[] flags = [];
+        var regions = new RegionList(pid);
+        Smaps.Parse(smaps, ref regions);
+        return regions.Regions;
+    }
 
-        void Flush(Span<long> sizes)
-        {
-            if (!inRegion) return;
-            regions.Add(new MemoryRegion
+    /// <summary>Each mapping as a <see cref="MemoryRegion"/> with all it tells.</summary>
+    private struct RegionList(int pid) : ISmapsSink
+    {
+        public readonly List<MemoryRegion> Regions = [];
+
+        // Mappings with the same flags share one list.
+        private readonly Interner<string[]> _flagLists = new(static bytes => Encoding.ASCII.GetString(bytes).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        public readonly void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags) =>
+            Regions.Add(new MemoryRegion
             {
                 ProcessId = pid, Start = header.Start, End = header.End, Permissions = header.Permissions, Offset = header.Offset,
                 Device = header.Device, Inode = header.Inode, Path = header.Path,
-                Rss = sizes[0], Pss = sizes[1], SharedClean = sizes[2], SharedDirty = sizes[3],
-                PrivateClean = sizes[4], PrivateDirty = sizes[5], Referenced = sizes[6],
-                Anonymous = sizes[7], AnonHugePages = sizes[8], Swap = sizes[9], Locked = sizes[10],
-                ThpEligible = thp, VmFlags = flags,
+                Rss = sizes[Smaps.Rss], Pss = sizes[Smaps.Pss], SharedClean = sizes[Smaps.SharedClean], SharedDirty = sizes[Smaps.SharedDirty],
+                PrivateClean = sizes[Smaps.PrivateClean], PrivateDirty = sizes[Smaps.PrivateDirty], Referenced = sizes[Smaps.Referenced],
+                Anonymous = sizes[Smaps.Anonymous], AnonHugePages = sizes[Smaps.AnonHugePages], Swap = sizes[Smaps.Swap], Locked = sizes[Smaps.Locked],
+                ThpEligible = thpEligible, VmFlags = vmFlags.IsEmpty ? [] : _flagLists.Get(vmFlags),
             });
-            sizes.Clear();
-            thp = null;
-            flags = [];
-        }
-
-        while (!smaps.IsEmpty)
-        {
-            if (smaps[0] == '\n')
-            {
-                smaps = smaps[1..];
-                continue;
-            }
-            // A field's key ends at the first colon; a mapping line has a space before its first
-            // colon (the device's), or no colon at all if it is not one.
-            int colon = smaps.IndexOfAny((byte)':', (byte)'\n');
-            if (colon <= 0 || smaps[colon] == '\n' || smaps[..colon].Contains((byte)' '))
-            {
-                Flush(sizes);
-                header = Header(TakeLine(ref smaps), strings);
-                inRegion = true;
-                continue;
-            }
-            var key = smaps[..colon];
-            smaps = smaps[(colon + 1)..];
-            if (IndexOfSizeKey(key) is var index && index >= 0 && TakeKilobytes(ref smaps) is long kb)
-            {
-                sizes[index] = kb * 1024;
-                continue;
-            }
-            var value = TakeLine(ref smaps).Trim((byte)' ');
-            if (key.SequenceEqual("VmFlags"u8)) flags = flagLists.Get(value);
-            else if (key.SequenceEqual("THPeligible"u8)) thp = value.SequenceEqual("1"u8);
-        }
-        Flush(sizes);
-        return regions;
-    }
-
-    private static ReadOnlySpan<byte> TakeLine(ref ReadOnlySpan<byte> text)
-    {
-        int newline = text.IndexOf((byte)'\n');
-        var line = newline < 0 ? text : text[..newline];
-        text = newline < 0 ? default : text[(newline + 1)..];
-        return line;
-    }
-
-    /// <summary>A value of the form "   1234 kB" up to the end of its line, which it takes; null (taking nothing) for any other.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long? TakeKilobytes(ref ReadOnlySpan<byte> text)
-    {
-        int at = 0;
-        while (at < text.Length && text[at] == ' ') at++;
-        int digits = at;
-        long value = 0;
-        for (; at < text.Length && (uint)(text[at] - '0') <= 9; at++)
-        {
-            if (value > (long.MaxValue - 9) / 10) return null;
-            value = value * 10 + (text[at] - '0');
-        }
-        if (at == digits || !text[at..].StartsWith(" kB"u8)) return null;
-        at += 3;
-        if (at < text.Length && text[at] != '\n') return null;
-        text = at < text.Length ? text[(at + 1)..] : default;
-        return value;
-    }
-
-    // The smaps sizes a region keeps, in the order of Parse's sizes; the other fields are skipped unparsed.
-    private static readonly byte[][] SizeKeys =
-        [.. new[] { "Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty", "Referenced", "Anonymous", "AnonHugePages", "Swap", "Locked" }
-            .Select(Encoding.ASCII.GetBytes)];
-
-    /// <summary>The key's index in <see cref="SizeKeys"/>, or -1: told apart by length and a letter, then compared once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int IndexOfSizeKey(ReadOnlySpan<byte> key)
-    {
-        int index = (key.Length, key[0]) switch
-        {
-            (3, (byte)'R') => 0,
-            (3, (byte)'P') => 1,
-            (12, (byte)'S') => key[7] == 'C' ? 2 : 3,
-            (13, (byte)'P') => key[8] == 'C' ? 4 : 5,
-            (10, (byte)'R') => 6,
-            (9, (byte)'A') => 7,
-            (13, (byte)'A') => 8,
-            (4, (byte)'S') => 9,
-            (6, (byte)'L') => 10,
-            _ => -1,
-        };
-        return index >= 0 && key.SequenceEqual(SizeKeys[index]) ? index : -1;
-    }
-
-    /// <summary>A mapping line's fields, until its sizes follow.</summary>
-    private readonly record struct RegionHeader(ulong Start, ulong End, string Permissions, long Offset, string Device, long Inode, string? Path);
-
-    // start-end perms offset dev inode [path, which may hold spaces]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static RegionHeader Header(ReadOnlySpan<byte> line, Interner<string> strings)
-    {
-        ReadOnlySpan<byte> Next(ref ReadOnlySpan<byte> rest)
-        {
-            rest = rest.TrimStart((byte)' ');
-            int end = rest.IndexOf((byte)' ');
-            var word = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? default : rest[end..];
-            return word;
-        }
-        static ulong Hex(ReadOnlySpan<byte> text) =>
-            Utf8Parser.TryParse(text, out ulong value, out int used, 'x') && used == text.Length ? value
-            : throw new FormatException($"'{Encoding.UTF8.GetString(text)}' is not a hexadecimal number.");
-
-        var rest = line;
-        var span = Next(ref rest);
-        int dash = span.IndexOf((byte)'-');
-        if (dash < 0) throw new FormatException($"'{Encoding.UTF8.GetString(line)}' is not an smaps mapping line.");
-        var permissions = Next(ref rest);
-        var offset = Next(ref rest);
-        var device = Next(ref rest);
-        var inode = Next(ref rest);
-        var path = rest.Trim((byte)' ');
-        return new RegionHeader(Hex(span[..dash]), Hex(span[(dash + 1)..]), strings.Get(permissions), (long)Hex(offset), strings.Get(device),
-            Utf8Parser.TryParse(inode, out long number, out int used) && used == inode.Length ? number
-                : throw new FormatException($"'{Encoding.UTF8.GetString(inode)}' is not an inode number."),
-            path.IsEmpty ? null : strings.Get(path));
-    }
-
-    private delegate T FromBytes<T>(ReadOnlySpan<byte> bytes);
-
-    /// <summary>One value for each distinct byte string met: made on first sight, then found by hash and compare.</summary>
-    private sealed class Interner<T>(FromBytes<T> make)
-    {
-        private readonly Dictionary<int, List<(byte[] Bytes, T Value)>> _seen = [];
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public T Get(ReadOnlySpan<byte> bytes)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(bytes);
-            int key = hash.ToHashCode();
-            if (!_seen.TryGetValue(key, out var entries)) _seen[key] = entries = [];
-            foreach (var (seen, value) in entries)
-                if (bytes.SequenceEqual(seen)) return value;
-            var made = make(bytes);
-            entries.Add((bytes.ToArray(), made));
-            return made;
-        }
     }
 
     /// <summary>The fault counters now.</summary>

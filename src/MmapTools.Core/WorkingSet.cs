@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace MmapTools;
 
@@ -78,7 +79,7 @@ public sealed class WorkingSetSample
 public static class WorkingSet
 {
     /// <summary>Idle page tracking (/sys/kernel/mm/page_idle) would find the working set by physical page; null when present.</summary>
-    public static string? IdlePageTrackingMissing => File.Exists("/sys/kernel/mm/page_idle/bitmap") ? null
+    public static string? IdlePageTrackingMissing { get; } = File.Exists("/sys/kernel/mm/page_idle/bitmap") ? null
         : "Idle page tracking (/sys/kernel/mm/page_idle) is not built into this kernel (CONFIG_IDLE_PAGE_TRACKING): the working set comes from referenced bits.";
 
     /// <summary>Writes to /proc/PID/clear_refs.</summary>
@@ -89,8 +90,8 @@ public static class WorkingSet
         string path = $"/proc/{processId}/clear_refs";
         try
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 0);
-            file.Write([(byte)('0' + (int)what)]);
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            RandomAccess.Write(file, [(byte)('0' + (int)what)], 0);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -115,29 +116,38 @@ public static class WorkingSet
     /// <summary>Ends an interval begun at <paramref name="begun"/> (a <see cref="Begin"/> timestamp): reads what was referenced and written since.</summary>
     public static WorkingSetSample Read(int processId, long begun, bool written = false)
     {
-        var regions = ProcessMemory.GetRegions(processId);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processId);
+        using var smaps = Smaps.Read(processId, nameof(processId));
         var interval = Stopwatch.GetElapsedTime(begun);
-        var parts = new WorkingSetRegion[regions.Count];
-        long referenced = 0, rss = 0, writtenBytes = 0;
-        for (int i = 0; i < regions.Count; i++)
-        {
-            var region = regions[i];
-            long? regionWritten = written ? WrittenBytes(region) : null;
-            parts[i] = new WorkingSetRegion
-            {
-                Start = region.Start, End = region.End, Permissions = region.Permissions, Path = region.Path,
-                Rss = region.Rss, Referenced = region.Referenced, Written = regionWritten,
-            };
-            referenced += region.Referenced;
-            rss += region.Rss;
-            writtenBytes += regionWritten ?? 0;
-        }
+        var parts = new Parts(processId, written);
+        Smaps.Parse(smaps.Span, ref parts);
         return new WorkingSetSample
         {
-            ProcessId = processId, Time = DateTime.Now, Interval = interval, Referenced = referenced, Rss = rss,
-            Written = written ? writtenBytes : null, Method = written ? "clear_refs+smaps+soft-dirty" : "clear_refs+smaps",
-            Note = IdlePageTrackingMissing, _regions = parts,
+            ProcessId = processId, Time = DateTime.Now, Interval = interval, Referenced = parts.Referenced, Rss = parts.Rss,
+            Written = written ? parts.Written : null, Method = written ? "clear_refs+smaps+soft-dirty" : "clear_refs+smaps",
+            Note = IdlePageTrackingMissing, _regions = parts.Regions,
         };
+    }
+
+    /// <summary>Each mapping's part of a sample, added up as smaps is parsed.</summary>
+    private struct Parts(int processId, bool written) : ISmapsSink
+    {
+        public readonly List<WorkingSetRegion> Regions = [];
+        public long Referenced, Rss, Written;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a call a mapping, from a loop compiled so
+        public void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags)
+        {
+            long? regionWritten = written ? WrittenBytes(processId, header) : null;
+            Regions.Add(new WorkingSetRegion
+            {
+                Start = header.Start, End = header.End, Permissions = header.Permissions, Path = header.Path,
+                Rss = sizes[Smaps.Rss], Referenced = sizes[Smaps.Referenced], Written = regionWritten,
+            });
+            Referenced += sizes[Smaps.Referenced];
+            Rss += sizes[Smaps.Rss];
+            Written += regionWritten ?? 0;
+        }
     }
 
     /// <summary>One sample: clears the bits, waits <paramref name="interval"/>, reads them.</summary>
@@ -151,6 +161,7 @@ public static class WorkingSet
     }
 
     // [vsyscall] lies above the user address space, where pagemap has no entries.
-    private static long WrittenBytes(MemoryRegion region) =>
-        region.Start >= 1UL << 56 ? 0 : PageMap.GetStates(region).Count(PageStates.SoftDirty) * MemoryMap.PageSize;
+    private static long WrittenBytes(int processId, in SmapsHeader mapping) =>
+        mapping.Start >= 1UL << 56 ? 0
+        : PageMap.GetStates(processId, mapping.Start, (long)(mapping.End - mapping.Start), path: mapping.Path).Count(PageStates.SoftDirty) * MemoryMap.PageSize;
 }

@@ -45,7 +45,7 @@ internal sealed class PageChild : IDisposable
     }
 
     public void Read(long first, long pages) => Expect($"read {first} {pages}");
-    public void Write(long first, long pages) => Expect($"write {first} {pages}");
+    public void Write(long first, long pages, int step = 1) => Expect($"write {first} {pages} {step}");
     public void Advise(long first, long pages, MemoryAdvice advice) => Expect($"advise {first} {pages} {(int)advice}");
     public void Loop(long first, long pages, int milliseconds) => Expect($"loop {first} {pages} {milliseconds}");
     public void Stop() => Expect("stop");

@@ -57,6 +57,40 @@ public class PageMapTests
         Assert.Null(scan.ExclusivePages);
     }
 
+    /// <summary>
+    /// Every step-th page written: tens of thousands of runs, more than one block of the map's run
+    /// storage holds, with a change of state at every position of a vector the read compares. By
+    /// scan, 40,000 pages end in a part-filled vector and 16,384 pages in two a page fill the last
+    /// vector exactly; each goes past the kernel's own 512-region flushes.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(40_000, 3)]
+    [InlineData(16_384, 2)]
+    public void Tens_of_thousands_of_runs_match_the_raw_pagemap_by_read_and_by_scan(int pages, int step)
+    {
+        using var child = new PageChild(pages * 4096L);
+        Skip.If(child.PageSize != 4096, $"The page size is {child.PageSize}; the layout of the child assumes 4096.");
+        child.Write(0, child.Pages, step);
+        foreach (var source in PageMap.IsScanSupported ? [PageMapSource.Read, PageMapSource.Scan] : new[] { PageMapSource.Read })
+        {
+            var states = PageMap.GetStates(child.Id, child.Address, child.Length, source);
+            var raw = child.RawPagemap(child.Address, child.Pages);
+            for (int page = 0; page < child.Pages; page++)
+                Assert.True((raw[page] & Present) != 0 == states[page].HasFlag(PageStates.Present), $"{source}: page {page} is {states[page]}, raw 0x{raw[page]:x}");
+            Assert.Equal(raw.LongCount(e => (e & Present) != 0), states.PresentPages);
+            var runs = states.GetRuns().ToArray();
+            Assert.True(runs.Length >= 2 * (pages / step) - 1, $"{source}: {runs.Length} runs");
+            Assert.Equal(0, runs[0].FirstPage);
+            Assert.Equal(child.Pages, runs[^1].EndPage);
+            for (int i = 1; i < runs.Length; i++)
+            {
+                Assert.Equal(runs[i - 1].EndPage, runs[i].FirstPage);
+                Assert.NotEqual(runs[i - 1].States, runs[i].States);
+            }
+            Assert.Equal(runs.Where(r => r.States.HasFlag(PageStates.Present)).Sum(r => r.PageCount), states.PresentPages);
+        }
+    }
+
     [SkippableFact]
     public void Soft_dirty_marks_the_pages_written_since_clear_refs()
     {

@@ -154,8 +154,12 @@ static int raw_pagemap(const char *pid, const char *address, const char *length,
             if (count < 0) { perror("ioctl(PAGEMAP_SCAN)"); return 1; }
             for (int i = 0; i < count; i++)
                 if (regions[i].categories & PAGE_IS_PRESENT) present += (regions[i].end - regions[i].start) / page;
-            if (arg.walk_end >= arg.end) break;
-            arg.start = arg.walk_end;
+            /* Only a full vector stops the kernel short, and it goes on from the last region's end.
+             * After a flush of its own 512-region buffer, walk_end keeps where that flush stopped
+             * (Linux 6.18), which would read the tail twice. */
+            uint64_t next = count > 0 && regions[count - 1].end > arg.walk_end ? regions[count - 1].end : arg.walk_end;
+            if (count < 4096 || next >= arg.end) break;
+            arg.start = next;
         }
     } else {
         for (uint64_t done = 0; done < pages;) {
