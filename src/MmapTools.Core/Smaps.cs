@@ -36,7 +36,9 @@ internal static class Smaps
         bool handedOver = false;
         try
         {
-            var text = new SmapsText(smaps, ReadAll(path, ref smaps));
+            // ReadAll may hand back a larger buffer: the text takes the buffer it read into.
+            int length = ReadAll(path, ref smaps);
+            var text = new SmapsText(smaps, length);
             handedOver = true;
             return text;
         }

@@ -78,6 +78,10 @@ public static class Display
         var other => other.ToString() ?? "",
     };
 
+    /// <summary>A map's AddressHex (MmapTools.types.ps1xml): its address in hex, empty once removed. A
+    /// code property, so that the import parses no script for it.</summary>
+    public static string AddressHex(PSObject map) => map.BaseObject is MemoryMap { IsDisposed: false } live ? Hex(live.Address) : "";
+
     /// <summary>Runs of pages as "first+count, ...": at most <paramref name="shown"/> of them, then their number.</summary>
     public static string Runs(object? runs, int shown = 8)
     {

@@ -12,10 +12,13 @@
     goes first:
     - start-up: pwsh -NoProfile with Import-Module and one Get-PageResidency -Summary, over a bare
       pwsh -NoProfile, both timed from spawn to exit by bench-native; beside it, the import of an
-      empty manifest over the bare shell, PowerShell's own price of importing any module.
+      empty manifest over the bare shell, PowerShell's own price of importing any module, and in
+      the note the same start-up with a compiled module of one empty cmdlet (EmptyCmdlet/, built
+      like ours, ReadyToRun images included) and one call of it.
     - the first 20 calls in a new shell, after the import: Get-PageResidency -Summary of one file,
       against an empty cmdlet's first 20 calls (Get-MemoryMap of an empty session, also ours) plus
-      the raw system calls.
+      the raw system calls; in the note, what bounds it: the first 20 calls of the compiled empty
+      cmdlet (same arguments, one object written, in a module of its own) plus the raw calls.
     - warm: Core's summary against the raw system calls it needs (bench-native summary: open, statx,
       cachestat, close), and the cmdlet against the empty cmdlet plus those calls.
     - Get-ChildItem -Recurse -File piped to Get-PageResidency -Summary against -Recurse -Summary,
@@ -35,6 +38,9 @@ param(
     [string] $CallWorkDirectory = (Join-Path ([IO.Path]::GetTempPath()) 'mmaptools-callcost'),
     [ValidateRange(3, 99)] [int] $CallRounds = 5
 )
+
+# The compiled empty module (tests/benchmarks/EmptyCmdlet, built with MmapTools.Benchmarks.csproj).
+$EmptyCmdletManifest = Join-Path $PSScriptRoot '../../artifacts/bench-module/EmptyCmdlet/EmptyCmdlet.psd1'
 
 # bench-native time's wall time of one process, spawn to exit, in ms.
 function Measure-Spawn([string] $Native, [string] $Program, [string[]] $Arguments) {
@@ -58,6 +64,9 @@ function Measure-RawSummary([string] $Native, [string] $File, [int] $Calls) {
     if ($LASTEXITCODE -ne 0) { throw "bench-native summary exited with code $LASTEXITCODE (no cachestat before Linux 6.5)" }
     [pscustomobject]@{ Resident = [long] $fields[0]; Us = [double] $fields[2] / 1e3 / $Calls }
 }
+
+# The middle of the values (the upper one of an even count), as Bench.ps1 takes it.
+function Get-CallMedian([double[]] $Values) { ($Values | Sort-Object)[[int][Math]::Floor($Values.Count / 2)] }
 
 # A loop of the script block's statements in this process, per call in us. The loop is one script
 # block made of the statements' text, invoked once: invoking a script block for each call (a new
@@ -105,8 +114,10 @@ namespace MmapTools.Benchmarks {
 
 # Rows for Bench.ps1's Add-Row. $File: a small cached file; $Tree: a directory tree of small files.
 function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh, [string] $File, [string] $Tree,
-    [string] $WorkDirectory, [int] $Rounds, [int] $Calls = 2000) {
+    [string] $WorkDirectory, [int] $Rounds, [int] $Calls = 2000, [string] $EmptyModule = $EmptyCmdletManifest) {
     if (-not $Native) { Write-Warning 'no C compiler: the call-cost benchmarks need bench-native as their timer and raw baseline'; return }
+    if (-not (Test-Path -LiteralPath $EmptyModule)) { throw "$EmptyModule is missing: build tests/benchmarks/MmapTools.Benchmarks.csproj" }
+    $quotedEmpty = $EmptyModule.Replace("'", "''")
     $null = [MmapTools.Benchmarks.Workloads]::Cache($File)
     $pages = (Get-PageResidency -LiteralPath $File -Summary).TotalPages
     $module = $ModulePath.Replace("'", "''"); $quotedFile = $File.Replace("'", "''")
@@ -120,8 +131,9 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
         bare = 'exit'
         empty = "Import-Module '$($emptyManifest.Replace("'", "''"))'"
         ours = "Import-Module '$module'; `$null = Get-PageResidency -LiteralPath '$quotedFile' -Summary"
+        compiled = "Import-Module '$quotedEmpty'; `$null = Get-Empty -LiteralPath '$quotedFile' -Summary"
     }
-    $spawned = @{ bare = @(); empty = @(); ours = @() }
+    $spawned = @{ bare = @(); empty = @(); ours = @(); compiled = @() }
     # pwsh keeps a profile of what its start-up compiled (multicore JIT, StartupProfileData in
     # $XDG_CACHE_HOME/powershell) and replays it at the next start: each kind of shell gets a cache
     # of its own, primed by one untimed run, so that none replays another's (or another user's).
@@ -138,29 +150,40 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     } finally { $env:XDG_CACHE_HOME = $savedCache }
     $overBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.ours[$i] - $spawned.bare[$i] })
     $emptyOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.empty[$i] - $spawned.bare[$i] })
-    $bareMedian = ($spawned.bare | Sort-Object)[[int][Math]::Floor($Rounds / 2)]
+    $compiledOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.compiled[$i] - $spawned.bare[$i] })
+    $bareMedian = Get-CallMedian $spawned.bare
     $spawnFloor = (@(foreach ($i in 1..5) { Measure-Spawn $Native '/bin/true' @() }) | Sort-Object)[2]
     @{ Name = 'Start-up: Import-Module + one Get-PageResidency -Summary, over bare pwsh -NoProfile'; Ours = $overBare
         Theirs = $emptyOverBare; TheirsName = 'Import-Module of an empty manifest, over bare pwsh'; Counts = "$Rounds processes each, alternating"
         Target = 60; TargetText = '<= 60 ms'; Absolute = $true
-        Note = ('bare pwsh -NoProfile starts in {0:0} ms here (spawning /bin/true: {1:0.00} ms, part of every other tool''s time); the empty manifest''s import is PowerShell''s own cost of Import-Module (its code is JIT-compiled on first use)' -f $bareMedian, $spawnFloor) }
+        Note = ('bare pwsh -NoProfile starts in {0:0} ms here (spawning /bin/true: {1:0.00} ms, part of every other tool''s time); the empty manifest''s import is PowerShell''s own cost of Import-Module (its code is JIT-compiled on first use); bound: a compiled module of one empty cmdlet (ReadyToRun like ours), imported and called once, costs {2:0} ms over bare pwsh' -f $bareMedian, $spawnFloor, (Get-CallMedian $compiledOverBare)) }
 
     # ---- the first 20 calls in a new shell, after the import
-    $first20 = { param($call) "Import-Module '$module'; `$t = foreach (`$i in 1..20) { `$w = [Diagnostics.Stopwatch]::StartNew(); `$null = $call; `$w.Elapsed.TotalMilliseconds }; (`$t | Measure-Object -Average).Average * 1000" }
-    $ours = @(); $theirs = @()
-    foreach ($round in 1..$Rounds) {
-        $raw = Measure-RawSummary $Native $File 20
-        if ($round % 2) {
-            $o = Invoke-PwshNumber $Pwsh (& $first20 "Get-PageResidency -LiteralPath '$quotedFile' -Summary")
-            $e = Invoke-PwshNumber $Pwsh (& $first20 'Get-MemoryMap')
-        } else {
-            $e = Invoke-PwshNumber $Pwsh (& $first20 'Get-MemoryMap')
-            $o = Invoke-PwshNumber $Pwsh (& $first20 "Get-PageResidency -LiteralPath '$quotedFile' -Summary")
-        }
-        $ours += $o; $theirs += $e + $raw.Us
+    $first20 = { param($import, $call) "Import-Module '$import'; `$t = foreach (`$i in 1..20) { `$w = [Diagnostics.Stopwatch]::StartNew(); `$null = $call; `$w.Elapsed.TotalMilliseconds }; (`$t | Measure-Object -Average).Average * 1000" }
+    $firstShells = [ordered]@{
+        ours = & $first20 $module "Get-PageResidency -LiteralPath '$quotedFile' -Summary"
+        empty = & $first20 $module 'Get-MemoryMap'
+        compiled = & $first20 $quotedEmpty "Get-Empty -LiteralPath '$quotedFile' -Summary"
     }
-    @{ Name = 'First 20 calls after Import-Module: Get-PageResidency -LiteralPath -Summary, average'; Ours = $ours; Theirs = $theirs
-        TheirsName = 'empty cmdlet''s first 20 + raw syscalls'; Counts = "$pages-page file, a new pwsh each"; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us' }
+    $firsts = @{ ours = @(); empty = @(); compiled = @() }; $rawFirst = @()
+    # Each kind of shell replays its own start-up profile, as above; round 0 primes them.
+    try {
+        foreach ($round in 0..$Rounds) {
+            $raw = (Measure-RawSummary $Native $File 20).Us
+            $order = @($firstShells.Keys); if ($round % 2 -eq 0) { [array]::Reverse($order) }
+            foreach ($name in $order) {
+                $env:XDG_CACHE_HOME = Join-Path $WorkDirectory "pwsh-cache-first-$name"
+                $us = Invoke-PwshNumber $Pwsh $firstShells[$name]
+                if ($round -gt 0) { $firsts[$name] += $us }
+            }
+            if ($round -gt 0) { $rawFirst += $raw }
+        }
+    } finally { $env:XDG_CACHE_HOME = $savedCache }
+    $theirs = @(for ($i = 0; $i -lt $Rounds; $i++) { $firsts.empty[$i] + $rawFirst[$i] })
+    $bound = @(for ($i = 0; $i -lt $Rounds; $i++) { $firsts.compiled[$i] + $rawFirst[$i] })
+    @{ Name = 'First 20 calls after Import-Module: Get-PageResidency -LiteralPath -Summary, average'; Ours = $firsts.ours; Theirs = $theirs
+        TheirsName = 'empty cmdlet''s first 20 + raw syscalls'; Counts = "$pages-page file, a new pwsh each"; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us'
+        Note = ('bound: a compiled empty cmdlet in a module of its own (ReadyToRun like ours), given the same -LiteralPath and -Summary and writing one object, averages {0:0} us over its first 20 calls + raw syscalls, {1:0.00}x of ours' -f (Get-CallMedian $bound), ((Get-CallMedian $bound) / (Get-CallMedian $firsts.ours))) }
 
     # ---- warm, per call
     $null = [MmapTools.Benchmarks.Measurements]::CoreSummary($File, $Calls)
@@ -260,8 +283,8 @@ if ($MyInvocation.InvocationName -ne '.') {
     $tree = Join-Path $CallWorkDirectory 'tree'
     if (-not (Test-Path -LiteralPath $tree)) { $null = [MmapTools.Benchmarks.Workloads]::CreateTree($tree, 5000, 1KB, 8KB, 100, 5000) }
     foreach ($row in Measure-CallCost -ModulePath $CallModulePath -Native $native -Pwsh (Join-Path $PSHOME 'pwsh') -File $small -Tree $tree -WorkDirectory $CallWorkDirectory -Rounds $CallRounds) {
-        $o = ($row.Ours | Sort-Object)[[int][Math]::Floor($row.Ours.Count / 2)]
-        $t = ($row.Theirs | Sort-Object)[[int][Math]::Floor($row.Theirs.Count / 2)]
+        $o = Get-CallMedian $row.Ours
+        $t = Get-CallMedian $row.Theirs
         $unit = if ($row.Unit) { $row.Unit } else { 'ms' }
         $verdict = if (-not $row.TargetText) { 'no target' } elseif ($(if ($row.Absolute) { $o -lt $row.Target } else { $o / $t -le $row.Target })) { "target $($row.TargetText) met" } else { "target $($row.TargetText) MISSED" }
         '{0,-90} {1,9:0.###} {2} vs {3,9:0.###} {2} {4}  ratio {5:0.###} ({6}; {7})' -f $row.Name, $o, $unit, $t, $row.TheirsName, ($o / $t), $verdict, $row.Counts
