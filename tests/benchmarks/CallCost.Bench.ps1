@@ -85,33 +85,6 @@ function Measure-RawMap([string] $Native, [string] $File, [int] $Calls) {
     [double] $fields[2] / 1e3 / $Calls
 }
 
-# A compiled cmdlet that does nothing with each file it is given, with Get-PageResidency's path
-# parameters, so that a Get-ChildItem object binds as it does there (by value, to -InputObject):
-# PowerShell's own cost of listing one file and handing it to a compiled cmdlet.
-function Import-EmptyPathCmdlet {
-    if ('MmapTools.Benchmarks.MeasureEmptyPathCommand' -as [type]) { return }
-    $type = Add-Type -PassThru -TypeDefinition @'
-namespace MmapTools.Benchmarks {
-    using System.Management.Automation;
-    [Cmdlet(VerbsDiagnostic.Measure, "EmptyPath", DefaultParameterSetName = "Path")]
-    public sealed class MeasureEmptyPathCommand : PSCmdlet {
-        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path", ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        public string[] Path { get; set; }
-        [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
-        [Alias("PSPath", "LP")]
-        public string[] LiteralPath { get; set; }
-        [Parameter(Mandatory = true, ParameterSetName = "File", ValueFromPipeline = true)]
-        public System.IO.FileSystemInfo[] InputObject { get; set; }
-        [Parameter] public SwitchParameter Summary { get; set; }
-        private long _files;
-        protected override void ProcessRecord() { _files++; }
-        protected override void EndProcessing() { WriteObject(_files); }
-    }
-}
-'@
-    Import-Module -Assembly $type[0].Assembly
-}
-
 # Rows for Bench.ps1's Add-Row. $File: a small cached file; $Tree: a directory tree of small files.
 function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh, [string] $File, [string] $Tree,
     [string] $WorkDirectory, [int] $Rounds, [int] $Calls = 2000, [string] $EmptyModule = $EmptyCmdletManifest) {
@@ -189,8 +162,8 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     $null = [MmapTools.Benchmarks.Measurements]::CoreSummary($File, $Calls)
     $null = Measure-Loop $Calls { $null = Get-PageResidency -LiteralPath $File -Summary }
     $null = Measure-Loop $Calls { $null = Get-MemoryMap }
-    Import-EmptyPathCmdlet
-    $null = Measure-Loop $Calls { $null = Measure-EmptyPath -LiteralPath $File -Summary }
+    if (-not (Get-Module EmptyCmdlet)) { Import-Module $EmptyModule }
+    $null = Measure-Loop $Calls { $null = Get-Empty -LiteralPath $File -Summary }
     $core = @(); $cmdlet = @(); $rawUs = @(); $emptyUs = @(); $sameArgsUs = @()
     foreach ($round in 1..$Rounds) {
         $measure = {
@@ -198,7 +171,7 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
             $core += $t.Milliseconds * 1000 / $Calls; $coreResident = [long] $t.Check
             $cmdlet += Measure-Loop $Calls { $null = Get-PageResidency -LiteralPath $File -Summary }
             $emptyUs += Measure-Loop $Calls { $null = Get-MemoryMap }
-            $sameArgsUs += Measure-Loop $Calls { $null = Measure-EmptyPath -LiteralPath $File -Summary }
+            $sameArgsUs += Measure-Loop $Calls { $null = Get-Empty -LiteralPath $File -Summary }
         }
         if ($round % 2) { . $measure; $raw = Measure-RawSummary $Native $File $Calls }
         else { $raw = Measure-RawSummary $Native $File $Calls; . $measure }
@@ -228,7 +201,7 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
         $r = Get-PageResidency -LiteralPath $Tree -Recurse -Summary
         $rUs = $watch.Elapsed.TotalMilliseconds * 1000 / $r.Files
         $watch.Restart()
-        $e = Get-ChildItem -LiteralPath $Tree -Recurse -File | Measure-EmptyPath -Summary
+        $e = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-Empty -Summary
         $eUs = $watch.Elapsed.TotalMilliseconds * 1000 / $e
         # Files and pages must be the same; resident pages may move between the two walks (proactive
         # reclaim), so both are shown and neither is checked against the other.
