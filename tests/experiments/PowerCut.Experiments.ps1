@@ -20,11 +20,13 @@ BeforeAll {
     $child = Get-ChildItem -Path (Join-Path $PSScriptRoot '../../artifacts/bin/MmapTools.Child/*/MmapTools.Child.dll') -ErrorAction Ignore |
         Sort-Object LastWriteTime | Select-Object -Last 1
     $script:Summaries = @{}
+    $script:Claims = @{}
     $script:Why = $null
     if (-not $child) {
         $script:Why = 'the test child is not built (build.ps1 build)'
     } else {
         $lines = & dotnet $child.FullName power-cut ext4 $Rounds all 2>&1 | ForEach-Object { "$_" }
+        foreach ($line in $lines | Where-Object { $_ -like 'claim *' }) { $c = $line.Substring(6) | ConvertFrom-Json; $Claims[$c.scenario] = $c.claim }
         $skip = $lines | Where-Object { $_ -like 'skip *' } | Select-Object -First 1
         $result = $lines | Where-Object { $_ -like 'result *' } | Select-Object -Last 1
         if ($skip) { $script:Why = $skip.Substring(5) }
@@ -37,8 +39,8 @@ BeforeAll {
 }
 
 Describe '<Section>' -ForEach @{ Section = 'msync and coherence' } {
-    It 'power cut, <Name> (seed: <Section>)' -ForEach $Scenarios {
-        if ($Why) { Skip-Experiment -Claim "power cut: $Name" -Section $Section -Why $Why; return }
+    It 'power cut, <Name> (section: <Section>)' -ForEach $Scenarios {
+        if ($Why) { Skip-Experiment -Claim ($Claims[$Name] ?? "power cut: $Name") -Section $Section -Why $Why; return }
         $s = $Summaries[$Name]
         $written = $s.rounds * $s.pages
         $measured = [ordered]@{

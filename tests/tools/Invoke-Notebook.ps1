@@ -47,9 +47,15 @@ function Invoke-Notebook([IO.FileInfo] $Notebook) {
             $interactive = $cell['metadata']['dotnet_interactive']
             $language = if ($interactive -and $interactive['language']) { $interactive['language'] } else { 'csharp' }
             foreach ($output in $cell['outputs']) {
-                if ($output['output_type'] -eq 'error' -and -not $problem) {
+                # The PowerShell kernel reports a cell that does not parse, and every non-terminating
+                # error, as text on stderr with no error output: a notebook writes nothing there otherwise.
+                $failure = if ($output['output_type'] -eq 'error') { "failed: $($output['evalue'] -replace '\s+', ' ')" }
+                elseif ($output['output_type'] -eq 'stream' -and $output['name'] -eq 'stderr') {
+                    "wrote to stderr: $((($output['text'] -join '') -split "`n" | Where-Object { $_.Trim() } | Select-Object -First 3) -join ' | ')"
+                }
+                if ($failure -and -not $problem) {
                     $source = ($cell['source'] -join '') -split "`n" | Where-Object { $_ -and $_ -notmatch '^#!' } | Select-Object -First 1
-                    $problem = "the cell that starts '$source' failed: $($output['evalue'] -replace '\s+', ' ')"
+                    $problem = "the cell that starts '$source' $failure"
                 }
                 $data = $output['data']
                 if ($data -and $data['text/html'] -and ($data['text/html'] -join '') -match '<svg') { $pictures[$language]++ }

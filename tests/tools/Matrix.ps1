@@ -44,8 +44,9 @@ param(
     [switch] $WrongTool = $($env:MMAPTOOLS_MATRIX_WRONG_TOOL -eq '1'),
     # The memory cgroup's limit: below what the suites' files and maps take, so the kernel reclaims
     # inside the cgroup, and above what the processes themselves need (at 384 MiB the notebooks'
-    # .NET Interactive kernel was killed). The cell reports how often the limit was reached.
-    [long] $CgroupLimit = 1GB,
+    # .NET Interactive kernel was killed; at 1 GiB the suites peaked at 901 MiB and the limit was never
+    # reached). The cell reports how often the limit was reached.
+    [long] $CgroupLimit = 768MB,
     [string] $ShmSize = '32m'
 )
 $ErrorActionPreference = 'Stop'
@@ -260,7 +261,7 @@ function Invoke-PesterCell($Layout, [string] $Suite, [string] $CellDirectory) {
     $counts | Add-Member -NotePropertyName FailedNames -NotePropertyValue @(Get-FailedTests (Join-Path $CellDirectory "$Suite/pester.xml")) -PassThru
 }
 
-# The names of the failed tests of an NUnit report (an experiment's is "<claim> (seed: <section>)").
+# The names of the failed tests of an NUnit report (an experiment's is "<claim> (section: <section>)").
 function Get-FailedTests([string] $NUnit) {
     if (-not (Test-Path -LiteralPath $NUnit)) { return }
     foreach ($case in ([xml] (Get-Content -Raw -LiteralPath $NUnit)).SelectNodes("//test-case[@result='Failure' or @result='Error']")) {
@@ -342,7 +343,7 @@ function Get-CellVerdicts([string] $CellDirectory) {
         $verdicts["$($record.section): $($record.claim)"] = $ShortVerdict[$record.verdict]
     }
     foreach ($name in Get-FailedTests (Join-Path $CellDirectory 'experiments/pester.xml')) {
-        if ($name -match '(?:^|\.)([^.]*?) \(seed: ([^)]+)\)$') { $verdicts["$($Matches[2]): $($Matches[1])"] = 'FAILED' }
+        if ($name -match '(?:^|\.)([^.]*?) \(section: ([^)]+)\)$') { $verdicts["$($Matches[2]): $($Matches[1])"] = 'FAILED' }
     }
     $verdicts
 }

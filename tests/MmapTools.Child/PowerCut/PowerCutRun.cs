@@ -7,11 +7,14 @@ namespace MmapTools.PowerCut;
 /// ROUNDS times in each scenario (all: every one) on one crash image of file system FS and prints a
 /// line "cut {json}" a cut and "result {json}" last: for each scenario the counts over its rounds
 /// and whether any promise was broken or garbage found. "skip {reason}" when images cannot be made.
+/// Before all of them, a line "claim {json}" a scenario: its name and the claim it judges.
 /// </summary>
 public static class PowerCutRun
 {
     public static int Run(string fileSystem, int rounds, string[] names)
     {
+        // Each scenario's claim first, so that a run that cannot cut still names what it could not judge.
+        foreach (var scenario in PowerCutScenario.All) Line("claim " + JsonSerializer.Serialize(new { scenario = scenario.Name, claim = scenario.Claim }));
         if (CrashImage.WhyNot(fileSystem) is { } why)
         {
             Line("skip " + why);
