@@ -1,6 +1,8 @@
 using System.Buffers;
-using System.Buffers.Text;
+using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 
 namespace MmapTools;
@@ -11,7 +13,7 @@ internal readonly record struct SmapsHeader(ulong Start, ulong End, string Permi
 /// <summary>What a reading of smaps makes of each mapping, once its fields have been read.</summary>
 internal interface ISmapsSink
 {
-    /// <summary>One mapping: its line, its sizes in bytes (in <see cref="Smaps.SizeKeys"/> order), THPeligible if told, and its VmFlags line.</summary>
+    /// <summary>One mapping: its line, its sizes in bytes (<see cref="Smaps.Sizes"/> of them, indexed by <see cref="Smaps.Rss"/> and the like), THPeligible if told, and its VmFlags line.</summary>
     void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags);
 }
 
@@ -75,41 +77,40 @@ internal static class Smaps
 
     /// <summary>
     /// Parses smaps into <paramref name="sink"/>. A field's key begins with a capital letter, a
-    /// mapping line with a hexadecimal digit. Compiled optimized at once, with its helpers inlined:
-    /// a process parses smaps a few times, too few for tiering to reach this loop.
+    /// mapping line with a hexadecimal digit. A field line is told by its first bytes, without a
+    /// search for its colon, so that a field not kept (about half of them) costs only the search
+    /// for its line's end. Every step of a line is this class's own code, compiled optimized at
+    /// once: a process parses smaps a few times, too few for tiering to reach this loop or the
+    /// library's helpers it would call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Parse<TSink>(ReadOnlySpan<byte> smaps, ref TSink sink) where TSink : struct, ISmapsSink
     {
         var strings = Strings;
-        Span<long> sizes = stackalloc long[SizeKeys.Length];
+        Span<long> sizes = stackalloc long[Sizes];
         SmapsHeader header = default;
         bool inMapping = false;
         bool? thp = null;
         ReadOnlySpan<byte> flags = default;
-        while (!smaps.IsEmpty)
+        for (int at = 0, end; at < smaps.Length; at = end + 1)
         {
-            int newline = smaps.IndexOf((byte)'\n');
-            var line = newline < 0 ? smaps : smaps[..newline];
-            smaps = newline < 0 ? default : smaps[(newline + 1)..];
-            if (line.IsEmpty) continue;
-            if ((uint)(line[0] - 'A') <= 'Z' - 'A')
+            end = LineEnd(smaps, at);
+            if (end == at) continue;
+            if ((uint)(smaps[at] - 'A') <= 'Z' - 'A')
             {
-                int colon = line.IndexOf((byte)':');
-                if (colon < 0) continue;
-                var key = line[..colon];
-                var value = line[(colon + 1)..];
-                int index = IndexOfSizeKey(key);
-                if (index >= 0)
+                int field = Field(smaps[at..end]);
+                int valueAt = at + (field >> 8);
+                field &= 0xFF;
+                if (field < Sizes)
                 {
-                    if (Kilobytes(value) is long kb) sizes[index] = kb * 1024;
+                    if (Kilobytes(smaps, valueAt, end) is >= 0 and var kb) sizes[field] = kb * 1024;
                 }
-                else if (key.SequenceEqual("VmFlags"u8)) flags = value.Trim((byte)' ');
-                else if (key.SequenceEqual("THPeligible"u8)) thp = value.Trim((byte)' ').SequenceEqual("1"u8);
+                else if (field == VmFlags) flags = smaps[valueAt..end].Trim((byte)' ');
+                else if (field == ThpEligible) thp = smaps[valueAt..end].Trim((byte)' ').SequenceEqual("1"u8);
                 continue;
             }
             if (inMapping) sink.Add(header, sizes, thp, flags);
-            header = Header(line, strings);
+            header = Header(smaps, at, end, strings);
             inMapping = true;
             sizes.Clear();
             thp = null;
@@ -118,83 +119,133 @@ internal static class Smaps
         if (inMapping) sink.Add(header, sizes, thp, flags);
     }
 
-    /// <summary>A value of the form "   1234 kB", or null for any other.</summary>
+    /// <summary>
+    /// Where the line at <paramref name="at"/> ends: its newline, or the end of the text. A field
+    /// line is shorter than 32 bytes, so one compare of the 32 bytes at its start finds its end.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static long? Kilobytes(ReadOnlySpan<byte> text)
+    private static int LineEnd(ReadOnlySpan<byte> smaps, int at)
     {
-        int at = 0;
-        while (at < text.Length && text[at] == ' ') at++;
-        int digits = at;
-        long value = 0;
-        for (; at < text.Length && (uint)(text[at] - '0') <= 9; at++)
-        {
-            if (value > (long.MaxValue - 9) / 10) return null;
-            value = value * 10 + (text[at] - '0');
-        }
-        return at > digits && text[at..].SequenceEqual(" kB"u8) ? value : null;
+        if (Vector256.IsHardwareAccelerated && at <= smaps.Length - Vector256<byte>.Count && Matches(smaps, at, (byte)'\n') is not 0 and var newlines)
+            return at + BitOperations.TrailingZeroCount(newlines);
+        int newline = smaps[at..].IndexOf((byte)'\n');
+        return newline < 0 ? smaps.Length : at + newline;
     }
 
-    /// <summary>The smaps sizes a mapping keeps, in the order of <see cref="ISmapsSink.Add"/>'s sizes; the other fields are skipped unparsed.</summary>
-    public static readonly byte[][] SizeKeys =
-    [
-        "Rss"u8.ToArray(), "Pss"u8.ToArray(), "Shared_Clean"u8.ToArray(), "Shared_Dirty"u8.ToArray(), "Private_Clean"u8.ToArray(),
-        "Private_Dirty"u8.ToArray(), "Referenced"u8.ToArray(), "Anonymous"u8.ToArray(), "AnonHugePages"u8.ToArray(), "Swap"u8.ToArray(), "Locked"u8.ToArray(),
-    ];
+    /// <summary>Where the spaces from <paramref name="at"/> end (a value's padding, some 20 of them), found as <see cref="LineEnd"/> finds a line's end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SpacesEnd(ReadOnlySpan<byte> smaps, int at)
+    {
+        if (Vector256.IsHardwareAccelerated && at <= smaps.Length - Vector256<byte>.Count && ~Matches(smaps, at, (byte)' ') is not 0 and var others)
+            return at + BitOperations.TrailingZeroCount(others);
+        int other = smaps[at..].IndexOfAnyExcept((byte)' ');
+        return other < 0 ? smaps.Length : at + other;
+    }
+
+    /// <summary>Which of the 32 bytes at <paramref name="at"/> are <paramref name="value"/>, a bit each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Matches(ReadOnlySpan<byte> smaps, int at, byte value) =>
+        Vector256.Equals(Vector256.Create(smaps.Slice(at, Vector256<byte>.Count)), Vector256.Create(value)).ExtractMostSignificantBits();
+
+    /// <summary>A value of the form "   1234 kB" between <paramref name="at"/> and <paramref name="end"/>, or -1 for any other.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Kilobytes(ReadOnlySpan<byte> smaps, int at, int end)
+    {
+        int digitsEnd = end - " kB".Length;
+        if (digitsEnd < at || !smaps[digitsEnd..end].SequenceEqual(" kB"u8)) return -1;
+        return Decimal(smaps[Math.Min(SpacesEnd(smaps, at), digitsEnd)..digitsEnd]);
+    }
+
+    /// <summary>A decimal number of one or more digits, or -1 for any other text.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Decimal(ReadOnlySpan<byte> digits)
+    {
+        long number = 0;
+        foreach (byte digit in digits)
+        {
+            if ((uint)(digit - '0') > 9 || number > (long.MaxValue - 9) / 10) return -1;
+            number = number * 10 + (digit - '0');
+        }
+        return digits.IsEmpty ? -1 : number;
+    }
+
+    /// <summary>How many sizes a mapping keeps, in the order of <see cref="ISmapsSink.Add"/>'s sizes; the other fields are skipped unparsed.</summary>
+    public const int Sizes = 11;
 
     public const int Rss = 0, Pss = 1, SharedClean = 2, SharedDirty = 3, PrivateClean = 4, PrivateDirty = 5, Referenced = 6,
         Anonymous = 7, AnonHugePages = 8, Swap = 9, Locked = 10;
 
-    /// <summary>The key's index in <see cref="SizeKeys"/>, or -1: told apart by length and a letter, then compared once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int IndexOfSizeKey(ReadOnlySpan<byte> key)
-    {
-        int index = (key.Length, key[0]) switch
-        {
-            (3, (byte)'R') => Rss,
-            (3, (byte)'P') => Pss,
-            (12, (byte)'S') => key[7] == 'C' ? SharedClean : SharedDirty,
-            (13, (byte)'P') => key[8] == 'C' ? PrivateClean : PrivateDirty,
-            (10, (byte)'R') => Referenced,
-            (9, (byte)'A') => Anonymous,
-            (13, (byte)'A') => AnonHugePages,
-            (4, (byte)'S') => Swap,
-            (6, (byte)'L') => Locked,
-            _ => -1,
-        };
-        return index >= 0 && key.SequenceEqual(SizeKeys[index]) ? index : -1;
-    }
+    // The fields kept that are not sizes, and the rest.
+    private const int VmFlags = Sizes, ThpEligible = Sizes + 1, Other = 0xFF;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static SmapsHeader Header(ReadOnlySpan<byte> line, Interner<string> strings)
+    /// <summary>
+    /// The field a line holds (a size's index, <see cref="VmFlags"/>, <see cref="ThpEligible"/> or
+    /// <see cref="Other"/>) in the low byte, and where its value begins (its key's length with the
+    /// colon) above. Told apart by the first letter, then by whole keys with their colons, which
+    /// the JIT compares a word at a time. Not inlined: inlined, its many compares leave the JIT
+    /// too many locals to keep the parse loop's own in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int Field(ReadOnlySpan<byte> line) => line[0] switch
     {
-        var rest = line;
-        var span = Word(ref rest);
-        int dash = span.IndexOf((byte)'-');
-        if (dash < 0) throw new FormatException($"'{Encoding.UTF8.GetString(line)}' is not an smaps mapping line.");
-        var permissions = Word(ref rest);
-        var offset = Word(ref rest);
-        var device = Word(ref rest);
-        var inode = Word(ref rest);
-        var path = rest.Trim((byte)' ');
-        return new SmapsHeader(Hex(span[..dash]), Hex(span[(dash + 1)..]), strings.Get(permissions), (long)Hex(offset), strings.Get(device),
-            Utf8Parser.TryParse(inode, out long number, out int used) && used == inode.Length ? number
-                : throw new FormatException($"'{Encoding.UTF8.GetString(inode)}' is not an inode number."),
+        (byte)'R' => Is(line, "Rss:"u8, Rss) ?? Is(line, "Referenced:"u8, Referenced) ?? Other,
+        (byte)'P' => Is(line, "Pss:"u8, Pss) ?? Is(line, "Private_Clean:"u8, PrivateClean) ?? Is(line, "Private_Dirty:"u8, PrivateDirty) ?? Other,
+        (byte)'S' => Is(line, "Shared_Clean:"u8, SharedClean) ?? Is(line, "Shared_Dirty:"u8, SharedDirty) ?? Is(line, "Swap:"u8, Swap) ?? Other,
+        (byte)'A' => Is(line, "Anonymous:"u8, Anonymous) ?? Is(line, "AnonHugePages:"u8, AnonHugePages) ?? Other,
+        (byte)'L' => Is(line, "Locked:"u8, Locked) ?? Other,
+        (byte)'V' => Is(line, "VmFlags:"u8, VmFlags) ?? Other,
+        (byte)'T' => Is(line, "THPeligible:"u8, ThpEligible) ?? Other,
+        _ => Other,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int? Is(ReadOnlySpan<byte> line, ReadOnlySpan<byte> key, int field) => line.StartsWith(key) ? field | key.Length << 8 : null;
+
+    /// <summary>The mapping line from <paramref name="at"/> to <paramref name="end"/>: start-end perms offset dev inode [path, which may hold spaces].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static SmapsHeader Header(ReadOnlySpan<byte> smaps, int at, int end, Interner<string> strings)
+    {
+        int start = at;
+        var range = Word(smaps, ref at, end);
+        int dash = range.IndexOf((byte)'-');
+        if (dash < 0) throw new FormatException($"'{Encoding.UTF8.GetString(smaps[start..end])}' is not an smaps mapping line.");
+        var permissions = Word(smaps, ref at, end);
+        var offset = Word(smaps, ref at, end);
+        var device = Word(smaps, ref at, end);
+        var inode = Word(smaps, ref at, end);
+        var path = smaps[Math.Min(SpacesEnd(smaps, at), end)..end].TrimEnd((byte)' ');
+        return new SmapsHeader(Hex(range[..dash]), Hex(range[(dash + 1)..]), strings.Get(permissions), (long)Hex(offset), strings.Get(device),
+            Decimal(inode) is >= 0 and var number ? number : throw new FormatException($"'{Encoding.UTF8.GetString(inode)}' is not an inode number."),
             path.IsEmpty ? null : strings.Get(path));
     }
 
+    /// <summary>The word after the spaces at <paramref name="at"/>, which is moved past it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ReadOnlySpan<byte> Word(ref ReadOnlySpan<byte> rest)
+    private static ReadOnlySpan<byte> Word(ReadOnlySpan<byte> smaps, ref int at, int end)
     {
-        rest = rest.TrimStart((byte)' ');
-        int end = rest.IndexOf((byte)' ');
-        var word = end < 0 ? rest : rest[..end];
-        rest = end < 0 ? default : rest[end..];
-        return word;
+        int start = Math.Min(SpacesEnd(smaps, at), end);
+        int space = smaps[start..end].IndexOf((byte)' ');
+        at = space < 0 ? end : start + space;
+        return smaps[start..at];
     }
 
-    private static ulong Hex(ReadOnlySpan<byte> text) =>
-        Utf8Parser.TryParse(text, out ulong value, out int used, 'x') && used == text.Length ? value
-        : throw new FormatException($"'{Encoding.UTF8.GetString(text)}' is not a hexadecimal number.");
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Hex(ReadOnlySpan<byte> text)
+    {
+        ulong value = 0;
+        bool valid = !text.IsEmpty;
+        foreach (byte c in text)
+        {
+            uint digit = (uint)(c - '0') <= 9 ? (uint)(c - '0') : (uint)((c | 0x20) - 'a') <= 'f' - 'a' ? (uint)((c | 0x20) - 'a' + 10) : 16;
+            if (digit > 15 || value > ulong.MaxValue >> 4)
+            {
+                valid = false;
+                break;
+            }
+            value = value << 4 | digit;
+        }
+        return valid ? value : throw new FormatException($"'{Encoding.UTF8.GetString(text)}' is not a hexadecimal number.");
+    }
 
     // A thread's strings, kept between readings: a sample a second of the same process finds every
     // one of them made already. Dropped whole when it grows past what a few processes' mappings name.
@@ -221,31 +272,80 @@ internal readonly struct SmapsText(byte[] buffer, int length) : IDisposable
 
 internal delegate T FromBytes<T>(ReadOnlySpan<byte> bytes);
 
-/// <summary>One value for each distinct byte string met: made on first sight, then found by hash and compare.</summary>
+/// <summary>
+/// One value for each distinct byte string met: made on first sight, then found by hash and
+/// compare in an open-addressed table. The hash reads eight bytes a step and starts from a seed
+/// drawn for each table, so that no text (a path a process chose) can be made to collide in every
+/// process that reads it.
+/// </summary>
 internal sealed class Interner<T>(FromBytes<T> make)
 {
-    private readonly Dictionary<int, List<(byte[] Bytes, T Value)>> _seen = [];
+    private Entry[] _entries = new Entry[64];
+    private readonly ulong _seed = (ulong)Random.Shared.NextInt64();
+
+    private struct Entry
+    {
+        public ulong Hash;
+        public byte[]? Bytes;
+        public T Value;
+    }
 
     public int Count { get; private set; }
 
     public void Clear()
     {
-        _seen.Clear();
+        Array.Clear(_entries);
         Count = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T Get(ReadOnlySpan<byte> bytes)
     {
-        var hash = new HashCode();
-        hash.AddBytes(bytes);
-        int key = hash.ToHashCode();
-        if (!_seen.TryGetValue(key, out var entries)) _seen[key] = entries = [];
-        foreach (var (seen, value) in entries)
-            if (bytes.SequenceEqual(seen)) return value;
+        ulong hash = Hash(bytes);
+        var entries = _entries;
+        int mask = entries.Length - 1;
+        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
+        {
+            ref var entry = ref entries[slot];
+            if (entry.Bytes is null) break;
+            if (entry.Hash == hash && bytes.SequenceEqual(entry.Bytes)) return entry.Value;
+        }
         var made = make(bytes);
-        entries.Add((bytes.ToArray(), made));
-        Count++;
+        // Kept at most half full, so that a search ends soon at an empty slot.
+        if (++Count * 2 > entries.Length) Grow();
+        Put(_entries, new Entry { Hash = hash, Bytes = bytes.ToArray(), Value = made });
         return made;
     }
+
+    private void Grow()
+    {
+        var entries = new Entry[_entries.Length * 2];
+        foreach (var entry in _entries)
+            if (entry.Bytes is not null) Put(entries, entry);
+        _entries = entries;
+    }
+
+    private static void Put(Entry[] entries, Entry entry)
+    {
+        int mask = entries.Length - 1;
+        int slot = (int)entry.Hash & mask;
+        while (entries[slot].Bytes is not null) slot = (slot + 1) & mask;
+        entries[slot] = entry;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong Hash(ReadOnlySpan<byte> bytes)
+    {
+        ulong hash = _seed ^ (ulong)bytes.Length;
+        for (; bytes.Length >= sizeof(ulong); bytes = bytes[sizeof(ulong)..]) hash = Mix(hash, BinaryPrimitives.ReadUInt64LittleEndian(bytes));
+        ulong tail = 0;
+        for (int at = bytes.Length - 1; at >= 0; at--) tail = tail << 8 | bytes[at];
+        hash = Mix(hash, tail);
+        return hash ^ hash >> 32;
+    }
+
+    // A multiply spreads each bit of a word upward; the rotation brings the high bits, which have
+    // taken in the most, down to where the next word and the slot number meet them.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong hash, ulong word) => BitOperations.RotateLeft((hash ^ word) * 0x9E3779B97F4A7C15, 31);
 }
