@@ -3,7 +3,8 @@
 // none), a raw mincore of an address range or of a file through a map .NET makes of it, util-linux
 // fincore, a VMA of /proc/PID/smaps, this thread's fault counters, and bytes read through a raw pointer;
 // and an eviction of a file from the page cache judged by that raw mincore, for a notebook to start
-// from a known state without asking the tool it checks.
+// from a known state without asking the tool it checks. Then Check and Between, with which every
+// notebook holds the tool against those readings.
 using System.Diagnostics;
 using System.IO;
 using System.IO.MemoryMappedFiles;
@@ -35,6 +36,23 @@ public static class Kernel
         var vector = new byte[(length + Environment.SystemPageSize - 1) / Environment.SystemPageSize];
         if (mincore(address, (nuint)length, vector) != 0) throw new Exception($"mincore failed with errno {Marshal.GetLastPInvokeError()}");
         return vector.Count(b => (b & 1) != 0);
+    }
+    // Pages of this process mapped from an address (bit 63 of /proc/self/pagemap), and of those the
+    // ones mapped by this process alone (bit 56, exclusively mapped: a page of its own, not the shared
+    // zero page or a page another process maps too).
+    public static (long Mapped, long Own) Pagemap(nint address, long count)
+    {
+        using var pagemap = new FileStream("/proc/self/pagemap", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 0);
+        var entries = new byte[count * 8];
+        pagemap.Position = (long)((ulong)address / (ulong)Environment.SystemPageSize) * 8;
+        pagemap.ReadExactly(entries);
+        long mapped = 0, own = 0;
+        for (long i = 0; i < count; i++)
+        {
+            ulong entry = BitConverter.ToUInt64(entries, (int)(i * 8));
+            if ((entry >> 63) != 0) { mapped++; if (((entry >> 56) & 1) != 0) own++; }
+        }
+        return (mapped, own);
     }
     public static long FileMincore(string path)
     {
@@ -68,6 +86,8 @@ public static class Kernel
         p.WaitForExit();
         return p.ExitCode == 0 ? long.Parse(text) : throw new Exception($"fincore {path} exited with code {p.ExitCode}");
     }
+    // A file's cached pages: fincore's count, or where fincore is not installed a raw mincore of it.
+    public static long CachedPages(string path) => Fincore(path) ?? FileMincore(path);
     // The VMA holding an address in a process (this one by default), from /proc/PID/smaps read now:
     // its sizes in bytes.
     public static Dictionary<string, long> Smaps(nint address, int? processId = null)
@@ -96,3 +116,17 @@ public static class Kernel
     // The bytes at an address read through a raw pointer, not through the tool's safe read.
     public static string Text(nint address, int count) { var bytes = new byte[count]; Marshal.Copy(address, bytes, 0, count); return Encoding.ASCII.GetString(bytes); }
 }
+
+// A check fails only when the tool disagrees with an independent reading (the kernel's, or what the
+// notebook made), or a call fails.
+void Check(bool agrees, string what)
+{
+    if (!agrees) throw new Exception($"The tool disagrees with an independent reading: {what}");
+    Console.WriteLine($"agrees: {what}");
+}
+
+// Reclaim (DAMON here, or memory pressure anywhere) may take pages at any moment, so a count of the
+// tool is right when it lies between the kernel's readings taken right before and right after it;
+// a count or a reading that is missing (a feature this kernel lacks) agrees with nothing.
+bool Between(long? tool, long? before, long? after) =>
+    tool is { } t && before is { } b && after is { } a && t >= Math.Min(b, a) && t <= Math.Max(b, a);

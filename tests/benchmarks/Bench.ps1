@@ -412,44 +412,6 @@ foreach ($row in Measure-CallCost -ModulePath $ModulePath -Native $Native -Pwsh 
 
 # ---------------------------------------------------------------- the 200,000-file tree
 
-$large = $null
-if (-not $SkipLargeTree) {
-    Write-Host "the $LargeTreeFiles-file tree: Get-PageResidency -Recurse in a process of its own (peak working set), then -Summary vs vmtouch"
-    $null = [MmapTools.Benchmarks.Workloads]::CacheTree($LargeTree)
-    $child = Invoke-Timed $Pwsh @('-NoProfile', '-NonInteractive', '-File', (Join-Path $PSScriptRoot 'Measure-TreeWalk.ps1'),
-        '-ModulePath', $ModulePath, '-Tree', $LargeTree, '-ExpectedFiles', "$LargeTreeFiles")
-    $walk = ($child.Output | Where-Object { $_ -like '{*' } | Select-Object -Last 1) | ConvertFrom-Json
-    if ($walk.Files -ne $LargeTreeFiles) { throw "the walk of the large tree gave $($walk.Files) files, not $LargeTreeFiles" }
-    $ours = @(); $vm = @(); $vmRss = @()
-    foreach ($round in 1..[Math]::Min($Rounds, 3)) {
-        Invoke-Agreeing 'large tree summary' {
-            $null = [MmapTools.Benchmarks.Workloads]::CacheTree($LargeTree)
-            # Proactive reclaim takes cold pages of so large a tree between any two readings: our
-            # count must lie between vmtouch's read just before ours (untimed) and just after it.
-            $before = Get-VmtouchCounts (Invoke-Timed $Vmtouch.Source @($LargeTree)).Output
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            $s = Get-PageResidency -LiteralPath $LargeTree -Recurse -Summary
-            $ms = $watch.Elapsed.TotalMilliseconds
-            $v = Invoke-Timed $Vmtouch.Source @($LargeTree)
-            $vCounts = Get-VmtouchCounts $v.Output
-            # Within the bracket, vmtouch's side is shown as our count; outside it, as the bracket.
-            $resident = if ($s.ResidentPages -ge $vCounts.Resident -and $s.ResidentPages -le $before.Resident) { $s.ResidentPages } else { "$($vCounts.Resident)-$($before.Resident)" }
-            Assert-Agree 'large tree summary (vmtouch before and after ours)' "$($s.Files) files $($s.ResidentPages)/$($s.TotalPages)" "$($vCounts.Files) files $resident/$($vCounts.Total)"
-            $script:ours += $ms; $script:vm += $v.Ms; $script:vmRss += $v.MaxRssKiB
-            $script:largeCounts = "$($s.Files) files, $($s.ResidentPages)/$($s.TotalPages) pages"
-        }
-    }
-    Add-Row "Tree summary, $LargeTreeFiles files: -Recurse -Summary" $ours $vm 'vmtouch' $largeCounts 0.7 '<= 0.7x'
-    $samples = @($walk.SamplesKiB)
-    $large = [pscustomobject]@{
-        Files = $walk.Files; ElapsedMs = $walk.ElapsedMs; BaselineMiB = $walk.BaselineKiB / 1KB; PeakMiB = $walk.PeakKiB / 1KB
-        FirstSampleMiB = $samples[0] / 1KB; LastSampleMiB = $samples[-1] / 1KB; SamplesMiB = @($samples | ForEach-Object { [Math]::Round($_ / 1KB, 1) })
-        VmtouchMaxRssMiB = if ($vmRss -and $null -ne $vmRss[0]) { (Get-Median $vmRss) / 1KB } else { $null }
-    }
-    Write-Host ('  Get-PageResidency -Recurse, {0} PageResidency objects streamed in {1:0.0} s: working set {2:0} MiB after Import-Module, {3:0} MiB after the first tenth, {4:0} MiB at the end, peak {5:0} MiB' -f `
-        $walk.Files, ($walk.ElapsedMs / 1000), $large.BaselineMiB, $large.FirstSampleMiB, $large.LastSampleMiB, $large.PeakMiB)
-}
-
 # Walks on every processor and on one, and the module's own memory.
 . (Join-Path $PSScriptRoot 'Walks.Bench.ps1')
 if (-not $SkipLargeTree) { foreach ($row in Measure-Walks -ModulePath $ModulePath -Tree $LargeTree -Files $LargeTreeFiles -Native $Native -Rounds ([Math]::Min($Rounds, 3))) { Add-Row @row } }
@@ -474,10 +436,6 @@ $machine = [pscustomobject]@{
 
 $machineLine = 'Machine: {0}, {1} cores, {2} GiB, Linux {3}, {4} ({5}); PowerShell {6}, .NET {7}; {8}, {9}; load average {10} before, {11} after' -f `
     $machine.Cpu, $machine.Cores, $machine.MemoryGiB, $machine.Kernel, $fileSystem, $Work, $machine.PowerShell, $machine.DotNet, $machine.Vmtouch.Split(' -')[0], $machine.Fincore, $loadBefore, $loadAfter
-$largeLine = if ($large) {
-    'Get-PageResidency -Recurse over {0} files, streamed to the pipeline: peak working set {1:0} MiB (after Import-Module {2:0} MiB; samples every tenth of the files: {3} MiB){4}' -f `
-        $large.Files, $large.PeakMiB, $large.BaselineMiB, ($large.SamplesMiB -join ', '), $(if ($large.VmtouchMaxRssMiB) { '; vmtouch''s peak on the same tree: {0:0.0} MiB' -f $large.VmtouchMaxRssMiB } else { '' })
-}
 $noteLines = @(
     foreach ($row in $Results | Where-Object Note) { "$($row.Measurement) (vs $($row.Versus)): $($row.Note)" }
     $Notes
@@ -496,7 +454,6 @@ $Results | Format-Table -AutoSize @(
     @{ Label = 'Met'; Expression = { if ($null -eq $_.Met) { '' } elseif ($_.Met) { 'yes' } else { 'NO' } } }
     @{ Label = 'Counts (both sides)'; Expression = { $_.Counts } }
 ) | Out-String -Width 300 | Write-Host
-if ($largeLine) { Write-Host $largeLine }
 foreach ($line in $noteLines) { Write-Host "note: $line" }
 
 # The same as Markdown, for the README.
@@ -511,10 +468,9 @@ foreach ($row in $Results) {
 }
 $null = $md.AppendLine()
 $null = $md.AppendLine($machineLine + '.')
-if ($largeLine) { $null = $md.AppendLine(); $null = $md.AppendLine($largeLine + '.') }
 foreach ($line in $noteLines) { $null = $md.AppendLine(); $null = $md.AppendLine("Note: $line") }
 Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.md') -Value $md.ToString()
-[pscustomobject]@{ Machine = $machine; Rows = $Results; LargeTree = $large; Notes = $noteLines; WorkloadSeconds = $workloadSeconds; TotalSeconds = $benchStarted.Elapsed.TotalSeconds } |
+[pscustomobject]@{ Machine = $machine; Rows = $Results; Notes = $noteLines; WorkloadSeconds = $workloadSeconds; TotalSeconds = $benchStarted.Elapsed.TotalSeconds } |
     ConvertTo-Json -Depth 5 | Set-Content -LiteralPath (Join-Path $WorkDirectory 'results.json')
 
 # Who holds the page cache: top N, restore and snapshot memory, in a script of their own.

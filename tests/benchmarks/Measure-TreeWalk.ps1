@@ -2,7 +2,7 @@
 .SYNOPSIS
     Walks a large tree with Get-PageResidency -Recurse in a process of its own and reports its memory.
 .DESCRIPTION
-    Bench.ps1 runs this in a child pwsh, so that the peak working set is the walk's alone (the
+    Walks.Bench.ps1 runs this in a child pwsh, so that the peak working set is the walk's alone (the
     benchmark's own process maps a 4 GiB file). Every file's PageResidency (with its runs, the
     default) goes down the pipeline to a counter that keeps none of them; the resident set is sampled
     every tenth of the files. Prints one line of JSON: the counts, the time, the resident set after

@@ -15,7 +15,8 @@
        bounds what any walker can reach.
     2. The working set of a pwsh after Import-Module and one small walk, beside a bare pwsh; and the
        peak after streaming every file of the tree down the pipeline (Measure-TreeWalk.ps1, each in
-       a process of its own).
+       a process of its own), with the resident set every tenth of the files and, where bench-native
+       was compiled, vmtouch's own peak on the same tree.
 #>
 [CmdletBinding()]
 param(
@@ -103,10 +104,17 @@ function Measure-Walks {
     }
     $imported = @($walks | ForEach-Object { $_.BaselineKiB / 1KB })
     $peak = @($walks | ForEach-Object { $_.PeakKiB / 1KB })
+    $samples = @($walks[-1].SamplesKiB | ForEach-Object { '{0:0.0}' -f ($_ / 1KB) }) -join ', '
+    # vmtouch's own peak on the same tree, as bench-native's wait4 reports it.
+    $vmtouchPeak = if ($Native) {
+        $report = & $Native time $vmtouch $Tree 2>&1 | Where-Object { $_ -match 'maxrss_kb=(\d+)' } | Select-Object -Last 1
+        if ($report -match 'maxrss_kb=(\d+)') { '; vmtouch''s peak on the same tree: {0:0.0} MiB' -f ([long] $Matches[1] / 1KB) }
+    }
     @{ Name = 'Working set of pwsh after Import-Module and a first walk'; Ours = $imported; Theirs = $bare; TheirsName = 'bare pwsh -NoProfile'
         Counts = ''; Unit = 'MiB'; Note = 'the difference is the module''s own: its assemblies, format data and JIT' }
     @{ Name = "Peak working set streaming $Files PageResidency objects (-Recurse, runs)"; Ours = $peak; Theirs = $imported; TheirsName = 'after Import-Module'
-        Counts = "$Files files"; Unit = 'MiB'; Note = 'flat memory: the peak stays near the working set after the import whatever the number of files' }
+        Counts = "$Files files"; Unit = 'MiB'
+        Note = "flat memory: the peak stays near the working set after the import whatever the number of files (resident set every tenth of the files: $samples MiB)$vmtouchPeak" }
 }
 
 if ($MyInvocation.InvocationName -ne '.') {
