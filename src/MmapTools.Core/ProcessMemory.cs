@@ -97,6 +97,8 @@ public static class ProcessMemory
         // Mappings with the same flags share one list.
         private readonly Interner<string[]> _flagLists = new(static bytes => Encoding.ASCII.GetString(bytes).Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
+        public static int Fields => Smaps.AllFields;
+
         public readonly void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags) =>
             Regions.Add(new MemoryRegion
             {

@@ -13,6 +13,14 @@ internal readonly record struct SmapsHeader(ulong Start, ulong End, string Permi
 /// <summary>What a reading of smaps makes of each mapping, once its fields have been read.</summary>
 internal interface ISmapsSink
 {
+    /// <summary>
+    /// The fields this sink reads, a bit for each (1 &lt;&lt; <see cref="Smaps.Rss"/>, ...,
+    /// <see cref="Smaps.VmFlags"/>, <see cref="Smaps.ThpEligible"/>); the others are skipped
+    /// unparsed and reach <see cref="Add"/> as 0, null or empty. A constant for each sink, so that
+    /// the parse compiled for it drops the work outright.
+    /// </summary>
+    static abstract int Fields { get; }
+
     /// <summary>One mapping: its line, its sizes in bytes (<see cref="Smaps.Sizes"/> of them, indexed by <see cref="Smaps.Rss"/> and the like), THPeligible if told, and its VmFlags line.</summary>
     void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags);
 }
@@ -102,12 +110,13 @@ internal static class Smaps
                 int field = Field(smaps[at..end]);
                 int valueAt = at + (field >> 8);
                 field &= 0xFF;
+                if (field == Other || (TSink.Fields & 1 << field) == 0) continue;
                 if (field < Sizes)
                 {
                     if (Kilobytes(smaps, valueAt, end) is >= 0 and var kb) sizes[field] = kb * 1024;
                 }
                 else if (field == VmFlags) flags = smaps[valueAt..end].Trim((byte)' ');
-                else if (field == ThpEligible) thp = smaps[valueAt..end].Trim((byte)' ').SequenceEqual("1"u8);
+                else thp = smaps[valueAt..end].Trim((byte)' ').SequenceEqual("1"u8);
                 continue;
             }
             if (inMapping) sink.Add(header, sizes, thp, flags);
@@ -177,8 +186,14 @@ internal static class Smaps
     public const int Rss = 0, Pss = 1, SharedClean = 2, SharedDirty = 3, PrivateClean = 4, PrivateDirty = 5, Referenced = 6,
         Anonymous = 7, AnonHugePages = 8, Swap = 9, Locked = 10;
 
-    // The fields kept that are not sizes, and the rest.
-    private const int VmFlags = Sizes, ThpEligible = Sizes + 1, Other = 0xFF;
+    /// <summary>The fields kept that are not sizes.</summary>
+    public const int VmFlags = Sizes, ThpEligible = Sizes + 1;
+
+    /// <summary>Every field kept, as <see cref="ISmapsSink.Fields"/>.</summary>
+    public const int AllFields = (1 << (ThpEligible + 1)) - 1;
+
+    // A field not kept.
+    private const int Other = 0xFF;
 
     /// <summary>
     /// The field a line holds (a size's index, <see cref="VmFlags"/>, <see cref="ThpEligible"/> or

@@ -135,6 +135,8 @@ public static class WorkingSet
         public readonly List<WorkingSetRegion> Regions = [];
         public long Referenced, Rss, Written;
 
+        public static int Fields => 1 << Smaps.Rss | 1 << Smaps.Referenced;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // a call a mapping, from a loop compiled so
         public void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags)
         {

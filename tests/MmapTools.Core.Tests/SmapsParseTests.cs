@@ -115,6 +115,35 @@ public class SmapsParseTests
         Assert.Single(regions.Select(r => r.Permissions).Distinct(ReferenceEqualityComparer.Instance));
     }
 
+    [Fact]
+    public void A_sink_gets_only_the_fields_it_names_and_the_others_as_nothing()
+    {
+        var sink = new RssOnly { Seen = [] };
+        Smaps.Parse(Encoding.UTF8.GetBytes(string.Join('\n',
+            "7f0000000000-7f0000010000 rw-p 00000000 00:00 0 ",
+            "Rss:                  24 kB",
+            "Pss:                   4 kB",
+            "Referenced:           20 kB",
+            "THPeligible:    1",
+            "VmFlags: rd wr mr mw me ac ")), ref sink);
+
+        var (sizes, thp, flags) = Assert.Single(sink.Seen);
+        Assert.Equal(24 * 1024, sizes[Smaps.Rss]);
+        Assert.Equal(24 * 1024, sizes.Sum());
+        Assert.Null(thp);
+        Assert.Empty(flags);
+    }
+
+    private struct RssOnly : ISmapsSink
+    {
+        public List<(long[] Sizes, bool? Thp, byte[] Flags)> Seen;
+
+        public static int Fields => 1 << Smaps.Rss;
+
+        public readonly void Add(in SmapsHeader header, ReadOnlySpan<long> sizes, bool? thpEligible, ReadOnlySpan<byte> vmFlags) =>
+            Seen.Add((sizes.ToArray(), thpEligible, vmFlags.ToArray()));
+    }
+
     [Theory]
     [InlineData("7f0000000000 rw-p 00000000 00:00 0", "'7f0000000000 rw-p 00000000 00:00 0'")]
     [InlineData("7f00000g0000-7f0000010000 rw-p 00000000 00:00 0", "'7f00000g0000'")]
