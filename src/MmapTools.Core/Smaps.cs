@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -291,18 +290,15 @@ internal delegate T FromBytes<T>(ReadOnlySpan<byte> bytes);
 
 /// <summary>
 /// One value for each distinct byte string met: made on first sight, then found by hash and
-/// compare in an open-addressed table. The hash reads eight bytes a step and starts from a seed
-/// drawn for each table, so that no text (a path a process chose) can be made to collide in every
-/// process that reads it.
+/// compare in an open-addressed table.
 /// </summary>
 internal sealed class Interner<T>(FromBytes<T> make)
 {
     private Entry[] _entries = new Entry[64];
-    private readonly ulong _seed = (ulong)Random.Shared.NextInt64();
 
     private struct Entry
     {
-        public ulong Hash;
+        public int Hash;
         public byte[]? Bytes;
         public T Value;
     }
@@ -318,10 +314,10 @@ internal sealed class Interner<T>(FromBytes<T> make)
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T Get(ReadOnlySpan<byte> bytes)
     {
-        ulong hash = Hash(bytes);
+        int hash = Hash(bytes);
         var entries = _entries;
         int mask = entries.Length - 1;
-        for (int slot = (int)hash & mask; ; slot = (slot + 1) & mask)
+        for (int slot = hash & mask; ; slot = (slot + 1) & mask)
         {
             ref var entry = ref entries[slot];
             if (entry.Bytes is null) break;
@@ -345,24 +341,17 @@ internal sealed class Interner<T>(FromBytes<T> make)
     private static void Put(Entry[] entries, Entry entry)
     {
         int mask = entries.Length - 1;
-        int slot = (int)entry.Hash & mask;
+        int slot = entry.Hash & mask;
         while (entries[slot].Bytes is not null) slot = (slot + 1) & mask;
         entries[slot] = entry;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong Hash(ReadOnlySpan<byte> bytes)
+    // The runtime's own hash of bytes, seeded at random for each process (so that no text a process
+    // chose, such as a path, can be made to collide wherever it is read).
+    private static int Hash(ReadOnlySpan<byte> bytes)
     {
-        ulong hash = _seed ^ (ulong)bytes.Length;
-        for (; bytes.Length >= sizeof(ulong); bytes = bytes[sizeof(ulong)..]) hash = Mix(hash, BinaryPrimitives.ReadUInt64LittleEndian(bytes));
-        ulong tail = 0;
-        for (int at = bytes.Length - 1; at >= 0; at--) tail = tail << 8 | bytes[at];
-        hash = Mix(hash, tail);
-        return hash ^ hash >> 32;
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
     }
-
-    // A multiply spreads each bit of a word upward; the rotation brings the high bits, which have
-    // taken in the most, down to where the next word and the slot number meet them.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong hash, ulong word) => BitOperations.RotateLeft((hash ^ word) * 0x9E3779B97F4A7C15, 31);
 }
