@@ -227,7 +227,9 @@ $Cells = [ordered]@{
 # ---------------------------------------------------------------- suites
 
 # Where a cell's Pester suites run: this repository, or for the unprivileged cell a stage of its own
-# (tests/tools/New-UnprivilegedStage.ps1) from which the results are copied back.
+# (tests/tools/New-UnprivilegedStage.ps1) from which the results are copied back. The stage holds the
+# test child too: its power-cut fixture names each scenario's claim before it finds that this user
+# cannot make crash images, so the cell records those claims under their own words.
 function Get-Layout($Cell, $State, [string] $CellDirectory) {
     $prefix = @(& $Cell.Prefix $Cell $State)
     if (-not $Cell.Unprivileged) {
@@ -237,7 +239,7 @@ function Get-Layout($Cell, $State, [string] $CellDirectory) {
     $stage = "/tmp/mmaptools-matrix-$PID"
     if (Test-Path -LiteralPath $stage) { Remove-Item -LiteralPath $stage -Recurse -Force }
     $as = & (Join-Path $PSScriptRoot 'New-UnprivilegedStage.ps1') -Stage $stage -PesterManifest $PesterManifest -ModuleDirectory (Join-Path $Root 'artifacts/module/MmapTools') `
-        -TestFolder 'tests/pester', 'tests/experiments' -WritableFolder 'artifacts/experiments', 'results/experiments', 'results/pester' -Environment (@{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" } + $(if ($WrongTool) { $Fault } else { @{} }))
+        -TestFolder 'tests/pester', 'tests/experiments', 'artifacts/bin/MmapTools.Child' -WritableFolder 'artifacts/experiments', 'results/experiments', 'results/pester' -Environment (@{ MMAPTOOLS_EXPERIMENT_RESULTS = "$stage/results/results" } + $(if ($WrongTool) { $Fault } else { @{} }))
     [pscustomobject]@{ Root = $stage; Stage = $stage; Launcher = $prefix + $as.Launcher; Runner = $as.Runner; PesterManifest = $as.PesterManifest; Results = $as.Results }
 }
 

@@ -18,7 +18,7 @@
     Returns Launcher (the command that starts pwsh as nobody, to which pwsh's own arguments are
     added), Runner, PesterManifest, Files and Results (a folder nobody may write).
 
-    tests/tools/Matrix.ps1 stages the experiments too (-TestFolder), with the folder they write
+    tests/tools/Matrix.ps1 stages the experiments and the test child too (-TestFolder), with the folder they write
     their scratch files to (-WritableFolder) and where their results go (-Environment).
 #>
 [CmdletBinding()]
@@ -44,7 +44,10 @@ Copy-Item -LiteralPath (Split-Path -Parent $PesterManifest) -Destination (Join-P
 $writable = @('home', 'tmp', 'results') + $WritableFolder | ForEach-Object { Join-Path $Stage $_ }
 $null = New-Item -ItemType Directory -Force -Path (@((Join-Path $Stage 'artifacts/module'), (Join-Path $Stage 'tests/tools')) + $writable)
 Copy-Item -LiteralPath $ModuleDirectory -Destination (Join-Path $Stage 'artifacts/module') -Recurse
-foreach ($folder in $TestFolder) { Copy-Item -LiteralPath (Join-Path $root $folder) -Destination (Join-Path $Stage (Split-Path -Parent $folder)) -Recurse }
+foreach ($folder in $TestFolder) {
+    $parent = New-Item -ItemType Directory -Force -Path (Join-Path $Stage (Split-Path -Parent $folder))
+    Copy-Item -LiteralPath (Join-Path $root $folder) -Destination $parent.FullName -Recurse
+}
 Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'Invoke-PesterRun.ps1') -Destination (Join-Path $Stage 'tests/tools')
 $rootOwned = Join-Path $Stage 'root-owned.bin'
 [IO.File]::WriteAllBytes($rootOwned, [byte[]]::new(64KB))
