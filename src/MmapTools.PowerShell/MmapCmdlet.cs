@@ -58,29 +58,31 @@ public abstract class MmapCmdlet : PSCmdlet
     /// <summary>
     /// For actions that lose no data in a cmdlet whose ConfirmImpact is set for the ones that do:
     /// asks ShouldProcess only when -WhatIf or -Confirm was given (or $WhatIfPreference is on),
-    /// so -WhatIf still shows every action while harmless ones never prompt.
+    /// so -WhatIf still shows every action while harmless ones never prompt. The target is named
+    /// (its ToString) only when asked.
     /// </summary>
-    protected bool ShouldProcessHarmless(string target, string action)
+    protected bool ShouldProcessHarmless(object target, string action)
     {
         bool asked = MyInvocation.BoundParameters.ContainsKey("WhatIf") || MyInvocation.BoundParameters.ContainsKey("Confirm")
             || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-        return !asked || ShouldProcess(target, action);
+        return !asked || ShouldProcess(target.ToString(), action);
     }
 
     /// <summary>
     /// ShouldProcess for an action of the given impact, asked only when it could prompt or tell:
     /// -WhatIf, -Confirm or -Verbose given, $WhatIfPreference on, $VerbosePreference not silent, or
     /// $ConfirmPreference at or below the impact. PowerShell's own ShouldProcess would answer yes
-    /// otherwise too, but it costs more than the rest of a small command.
+    /// otherwise too, but it costs more than the rest of a small command; so does naming a map, whose
+    /// ToString is called only when asked.
     /// </summary>
-    protected bool ShouldProcessAt(ConfirmImpact impact, string target, string action)
+    protected bool ShouldProcessAt(ConfirmImpact impact, object target, string action)
     {
         var bound = MyInvocation.BoundParameters;
         bool asked = bound.ContainsKey("WhatIf") || bound.ContainsKey("Confirm") || bound.ContainsKey("Verbose")
             || LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"))
             || SessionState.PSVariable.GetValue("VerbosePreference") is not ActionPreference.SilentlyContinue
             || SessionState.PSVariable.GetValue("ConfirmPreference") is not ConfirmImpact preference || preference <= impact;
-        return !asked || ShouldProcess(target, action);
+        return !asked || ShouldProcess(target.ToString(), action);
     }
 
     /// <summary>The value of an optional parameter, or null when it was not given.</summary>

@@ -38,7 +38,7 @@ public sealed class RemoveMemoryMapCommand : MmapCmdlet
 
     private void Remove(MemoryMap map)
     {
-        if (!map.IsDisposed && !ShouldProcessAt(ConfirmImpact.Medium, map.ToString(), "Unmap")) return;
+        if (!map.IsDisposed && !ShouldProcessAt(ConfirmImpact.Medium, map, "Unmap")) return;
         map.Dispose();
         SessionMaps.Current.Remove(map);
     }
