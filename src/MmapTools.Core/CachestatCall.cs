@@ -7,11 +7,14 @@ namespace MmapTools;
 internal static unsafe class CachestatCall
 {
     /// <summary>cachestat over a byte range; null where the kernel refuses (no such call, EPERM, or an unsupported file system).</summary>
-    public static Libc.Cachestat? Try(SafeFileHandle file, long offset, long length, out int errno)
+    public static Libc.Cachestat? Try(SafeFileHandle file, long offset, long length, out int errno) =>
+        Try((int)file.DangerousGetHandle(), offset, length, out errno);
+
+    public static Libc.Cachestat? Try(int fd, long offset, long length, out int errno)
     {
         var range = new Libc.CachestatRange { Offset = (ulong)offset, Length = (ulong)length };
         Libc.Cachestat result;
-        if (Libc.cachestat(Libc.SYS_cachestat, (int)file.DangerousGetHandle(), &range, &result, 0) == 0)
+        if (Libc.cachestat(Libc.SYS_cachestat, fd, &range, &result, 0) == 0)
         {
             errno = 0;
             return result;
@@ -20,7 +23,7 @@ internal static unsafe class CachestatCall
         return null;
     }
 
-    /// <summary>Most cachestat calls <see cref="TryDirtyRuns"/> makes before it gives up (null).</summary>
+    /// <summary>Most cachestat calls <see cref="TryDirtyRuns(int, long, long, int, ulong?)"/> makes before it gives up (null).</summary>
     internal const int DirtyRunsCallLimit = 1 << 16;
 
     /// <summary>
@@ -30,7 +33,10 @@ internal static unsafe class CachestatCall
     /// to find within <see cref="DirtyRunsCallLimit"/> calls. A large folio is dirty as a whole, so a
     /// run may be wider than the bytes written.
     /// </summary>
-    public static IReadOnlyList<PageRun>? TryDirtyRuns(SafeFileHandle file, long firstByte, long pages, int pageSize, ulong? knownDirty = null)
+    public static IReadOnlyList<PageRun>? TryDirtyRuns(SafeFileHandle file, long firstByte, long pages, int pageSize, ulong? knownDirty = null) =>
+        TryDirtyRuns((int)file.DangerousGetHandle(), firstByte, pages, pageSize, knownDirty);
+
+    public static IReadOnlyList<PageRun>? TryDirtyRuns(int fd, long firstByte, long pages, int pageSize, ulong? knownDirty = null)
     {
         var runs = new List<PageRun>();
         int calls = 0;
@@ -40,7 +46,7 @@ internal static unsafe class CachestatCall
             if (dirty is null)
             {
                 if (++calls > DirtyRunsCallLimit) return false;
-                if (Try(file, firstByte + first * pageSize, count * pageSize, out _) is not { } stat) return false;
+                if (Try(fd, firstByte + first * pageSize, count * pageSize, out _) is not { } stat) return false;
                 dirty = stat.Dirty;
             }
             if (dirty == 0) return true;

@@ -12,11 +12,13 @@ internal static class MincoreTrust
     /// every page resident (can_do_mincore in mm/mincore.c: the vector is filled with 1s), which
     /// over-counts. Root is trusted through CAP_FOWNER.
     /// </summary>
-    public static bool SeesPageCache(SafeFileHandle file, in Libc.Statx st)
+    public static bool SeesPageCache(SafeFileHandle file, in Libc.Statx st) => SeesPageCache((int)file.DangerousGetHandle(), st);
+
+    public static bool SeesPageCache(int fd, in Libc.Statx st)
     {
         uint euid = Libc.geteuid();
         if (euid == 0 || st.Uid == euid) return true;
-        return Libc.faccessat(Libc.AT_FDCWD, $"/proc/self/fd/{file.DangerousGetHandle()}", Libc.W_OK, 0) == 0;
+        return Libc.faccessat(Libc.AT_FDCWD, $"/proc/self/fd/{fd}", Libc.W_OK, 0) == 0;
     }
 
     public const string UntrustedNote =

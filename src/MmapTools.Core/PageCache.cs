@@ -34,12 +34,27 @@ public static class PageCache
 
     internal static PageResidency GetResidency(SafeFileHandle file, in Libc.Statx st, string? path, long offset, long? length, ResidencyDetail detail)
     {
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            return GetResidency((int)file.DangerousGetHandle(), st, path, offset, length, detail);
+        }
+        finally
+        {
+            file.DangerousRelease();
+        }
+    }
+
+    /// <summary>The same for a descriptor the caller keeps open: a walk asks this of every file, and a handle object a file would cost it as much as its own bookkeeping.</summary>
+    internal static PageResidency GetResidency(int fd, in Libc.Statx st, string? path, long offset, long? length, ResidencyDetail detail)
+    {
         var (start, bytes) = FileRange((long)st.Size, offset, length);
         int pageSize = MemoryMap.PageSize;
         long firstPage = start / pageSize;
         long pages = bytes == 0 ? 0 : (start + bytes - 1) / pageSize - firstPage + 1;
         int cachestatErrno = 0;
-        var stat = bytes == 0 ? null : CachestatCall.Try(file, start, bytes, out cachestatErrno);
+        var stat = bytes == 0 ? null : CachestatCall.Try(fd, start, bytes, out cachestatErrno);
         if (detail == ResidencyDetail.Summary && stat is { } s)
         {
             return new PageResidency
@@ -51,9 +66,9 @@ public static class PageCache
                 Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink, LastWriteTimeUtc = ModifiedTime(st),
             };
         }
-        bool trusted = MincoreTrust.SeesPageCache(file, st);
+        bool trusted = MincoreTrust.SeesPageCache(fd, st);
         using var scanner = new ResidencyScanner(pages, detail);
-        scanner.ScanFile((int)file.DangerousGetHandle(), firstPage, pages, pageSize);
+        scanner.ScanFile(fd, firstPage, pages, pageSize);
         string? note = !trusted ? MincoreTrust.UntrustedNote
             : detail == ResidencyDetail.Summary && bytes != 0 ? $"cachestat is not available here ({Errno.Name(cachestatErrno)}); mincore answered."
             : scanner.RunsOmitted ? PageResidency.RunsOmittedNote(pages)
@@ -67,7 +82,7 @@ public static class PageCache
             Device = DeviceOf(st), Inode = st.Inode, LinkCount = st.NLink, LastWriteTimeUtc = ModifiedTime(st),
             Bitmap = scanner.Bitmap, ResidentRuns = scanner.Runs, RunsOmitted = scanner.RunsOmitted,
             DirtyRuns = stat is { } dirtyStat && detail >= ResidencyDetail.Runs
-                ? CachestatCall.TryDirtyRuns(file, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
+                ? CachestatCall.TryDirtyRuns(fd, firstPage * pageSize, pages, pageSize, dirtyStat.Dirty) : null,
         };
     }
 
