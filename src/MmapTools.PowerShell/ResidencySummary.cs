@@ -29,10 +29,12 @@ public sealed class ResidencySummary
     public long? EvictedPages { get; set; }
     public long? RecentlyEvictedPages { get; set; }
 
-    private readonly SortedSet<string> _sources = new(StringComparer.Ordinal);
+    /// <summary>One bit a <see cref="ResidencySource"/> that answered: a walk adds every file, so naming each one's source would cost it more than the sum.</summary>
+    private uint _sources;
 
     /// <summary>The interfaces that answered, comma-separated: Cachestat, Mincore.</summary>
-    public string Sources => string.Join(", ", _sources);
+    public string Sources => string.Join(", ",
+        Enum.GetValues<ResidencySource>().Where(s => (_sources & (1u << (int)s)) != 0).Select(s => s.ToString()).Order(StringComparer.Ordinal));
 
     /// <summary>Items whose count mincore cannot be trusted for (files this user neither owns nor may write: it reports every page resident).</summary>
     public long UntrustedItems { get; set; }
@@ -56,7 +58,7 @@ public sealed class ResidencySummary
         if (r.RecentlyEvictedPages is { } re) RecentlyEvictedPages = (RecentlyEvictedPages ?? 0) + re;
         if (!r.IsTrusted) UntrustedItems++;
         // An empty file asks no interface anything.
-        if (r.TotalPages > 0) _sources.Add(r.Source.ToString());
+        if (r.TotalPages > 0) _sources |= 1u << (int)r.Source;
     }
 
     public override string ToString() =>
