@@ -244,18 +244,16 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     $piped = @(); $recursed = @(); $bound = @(); $twinPiped = @()
     foreach ($round in 1..[Math]::Min($Rounds, 3)) {
         $null = [MmapTools.Benchmarks.Workloads]::CacheTree($Tree)
-        $watch = [Diagnostics.Stopwatch]::StartNew()
-        $p = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-PageResidency -Summary
-        $pUs = $watch.Elapsed.TotalMilliseconds * 1000 / $p.Files
-        $watch.Restart()
-        $r = Get-PageResidency -LiteralPath $Tree -Recurse -Summary
-        $rUs = $watch.Elapsed.TotalMilliseconds * 1000 / $r.Files
-        $watch.Restart()
-        $e = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-Empty -Summary
-        $eUs = $watch.Elapsed.TotalMilliseconds * 1000 / $e
-        $watch.Restart()
-        $t = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-TwinPageResidency -Summary
-        $tUs = $watch.Elapsed.TotalMilliseconds * 1000 / $t
+        # Each walk in its own step, the order reversed every other round as in the other
+        # sections, so that no side always runs in the same place of a round.
+        $steps = @(
+            { $watch = [Diagnostics.Stopwatch]::StartNew(); $p = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-PageResidency -Summary; $pUs = $watch.Elapsed.TotalMilliseconds * 1000 / $p.Files }
+            { $watch = [Diagnostics.Stopwatch]::StartNew(); $r = Get-PageResidency -LiteralPath $Tree -Recurse -Summary; $rUs = $watch.Elapsed.TotalMilliseconds * 1000 / $r.Files }
+            { $watch = [Diagnostics.Stopwatch]::StartNew(); $e = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-Empty -Summary; $eUs = $watch.Elapsed.TotalMilliseconds * 1000 / $e }
+            { $watch = [Diagnostics.Stopwatch]::StartNew(); $t = Get-ChildItem -LiteralPath $Tree -Recurse -File | Get-TwinPageResidency -Summary; $tUs = $watch.Elapsed.TotalMilliseconds * 1000 / $t }
+        )
+        if ($round % 2 -eq 0) { [array]::Reverse($steps) }
+        foreach ($step in $steps) { . $step }
         # Files and pages must be the same; resident pages may move between the two walks (proactive
         # reclaim), so both are shown and neither is checked against the other.
         if ("$($p.Files) $($p.TotalPages)" -ne "$($r.Files) $($r.TotalPages)" -or $e -ne $r.Files -or $t -ne $r.Files) {
