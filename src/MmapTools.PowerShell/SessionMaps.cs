@@ -43,34 +43,54 @@ internal static class SessionMaps
     }
 }
 
-/// <summary>One runspace's maps, in order of creation.</summary>
+/// <summary>
+/// One runspace's maps, keyed by id (ids grow with each map made, so their order is the order of
+/// creation). A map disposed by other means (<c>$map.Dispose()</c>) stays until the next listing or
+/// until the list has grown to twice its live maps, so a loop that makes and disposes maps neither
+/// grows the list without bound nor slows each call down.
+/// </summary>
 internal sealed class MapList
 {
-    private readonly List<MemoryMap> _maps = new();
+    private const int MinPruneCount = 64;
+    private readonly Dictionary<int, MemoryMap> _maps = new();
+    private int _pruneAt = MinPruneCount;
 
     public void Add(MemoryMap map)
     {
-        lock (_maps) _maps.Add(map);
+        lock (_maps)
+        {
+            _maps.Add(map.Id, map);
+            if (_maps.Count >= _pruneAt) PruneDisposed();
+        }
     }
 
     public void Remove(MemoryMap map)
     {
-        lock (_maps) _maps.Remove(map);
+        lock (_maps) _maps.Remove(map.Id);
     }
 
-    /// <summary>The maps still mapped; maps disposed by other means (e.g. <c>$map.Dispose()</c>) are dropped here.</summary>
+    /// <summary>The maps still mapped, in order of creation.</summary>
     public IReadOnlyList<MemoryMap> Snapshot()
     {
         lock (_maps)
         {
-            _maps.RemoveAll(m => m.IsDisposed);
-            return _maps.ToArray();
+            PruneDisposed();
+            var maps = _maps.Values.ToArray();
+            Array.Sort(maps, static (a, b) => a.Id.CompareTo(b.Id));
+            return maps;
         }
     }
 
     public MemoryMap? Find(int id)
     {
-        lock (_maps) return _maps.Find(m => m.Id == id && !m.IsDisposed);
+        lock (_maps) return _maps.TryGetValue(id, out var map) && !map.IsDisposed ? map : null;
+    }
+
+    private void PruneDisposed()
+    {
+        foreach (var (id, map) in _maps)
+            if (map.IsDisposed) _maps.Remove(id);
+        _pruneAt = Math.Max(MinPruneCount, 2 * _maps.Count);
     }
 
     public int DisposeAll()
@@ -78,7 +98,7 @@ internal sealed class MapList
         MemoryMap[] maps;
         lock (_maps)
         {
-            maps = _maps.ToArray();
+            maps = _maps.Values.ToArray();
             _maps.Clear();
         }
         int live = 0;

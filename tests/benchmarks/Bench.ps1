@@ -96,10 +96,9 @@ function Invoke-Timed([string] $Program, [string[]] $Arguments) {
         $errors = Join-Path $WorkDirectory 'timed.err'
         $output = & $Native time $Program @Arguments 2> $errors
         $exit = $LASTEXITCODE
-        $text = Get-Content -Raw -LiteralPath $errors
-        if ($text -notmatch 'elapsed_ns=(\d+) maxrss_kb=(\d+)') { throw "bench-native did not time $Program`: $text" }
-        $ms = [double] $Matches[1] / 1e6
-        $rss = [long] $Matches[2]
+        $time = Get-NativeTime $Program (Get-Content -Raw -LiteralPath $errors)
+        $ms = $time.Ms
+        $rss = $time.MaxRssKiB
     } else {
         $info = [Diagnostics.ProcessStartInfo]::new($Program)
         foreach ($a in $Arguments) { $info.ArgumentList.Add($a) }

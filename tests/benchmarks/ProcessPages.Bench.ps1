@@ -6,10 +6,11 @@
     Dot-sourced by Bench.ps1, which adds the rows Measure-ProcessPages returns to its table; run
     directly it prints them (-PagesModulePath, -PagesNative; named apart from Bench.ps1's own
     variables, which dot-sourcing would otherwise overwrite). The target is a python3 child
-    (tests/pester/page-child.py): a 4 GiB private anonymous mapping with every 16th page written
-    (65,536 present pages, 256 MiB), and a second child with 1,000 one-page mappings more, whose
-    working-set sample is set beside one read of its smaps (the target) and beside the same sample
-    made in C (clear_refs, then smaps read and summed a mapping at a time).
+    (tests/pester/page-child.py, through PageChild.ps1 beside it): a 4 GiB private anonymous
+    mapping with every 16th page written (65,536 present pages, 256 MiB), and a second child with
+    1,000 one-page mappings more, whose working-set sample is set beside one read of its smaps (the
+    target) and beside the same sample made in C (clear_refs, then smaps read and summed a mapping
+    at a time).
     Ours runs in this process through MmapTools.Core, timed around the call; the raw side is
     bench-native's, timed inside its process, so neither side counts a start-up. Rounds alternate
     which side goes first; the present-page counts of both sides must agree.
@@ -21,29 +22,7 @@ param(
     [ValidateRange(3, 99)] [int] $PagesRounds = 7
 )
 
-# Starts the page child; returns the process and its region's address.
-function Start-BenchChild([long] $Bytes) {
-    $info = [Diagnostics.ProcessStartInfo]::new('python3')
-    $info.ArgumentList.Add((Join-Path $PSScriptRoot '../pester/page-child.py'))
-    $info.ArgumentList.Add([string]$Bytes)
-    $info.RedirectStandardInput = $true
-    $info.RedirectStandardOutput = $true
-    $process = [Diagnostics.Process]::Start($info)
-    $ready = $process.StandardOutput.ReadLine() -split ' '
-    if ($ready[0] -ne 'ready') { throw "the page child did not start: $ready" }
-    [pscustomobject]@{ Process = $process; Address = [ulong]$ready[1] }
-}
-
-function Send-BenchChild($Child, [string] $Command) {
-    $Child.Process.StandardInput.WriteLine($Command)
-    $reply = $Child.Process.StandardOutput.ReadLine()
-    if ($reply -notlike 'ok*') { throw "the page child answered '$reply' to '$Command'" }
-}
-
-function Stop-BenchChild($Child) {
-    $Child.Process.StandardInput.WriteLine('exit')
-    if (-not $Child.Process.WaitForExit(5000)) { $Child.Process.Kill() }
-}
+. (Join-Path $PSScriptRoot '../pester/PageChild.ps1')
 
 # bench-native's "<count> <pages> <ns>", as the count and milliseconds.
 function Invoke-Raw([string[]] $Arguments) {
@@ -62,11 +41,11 @@ function Measure-Ours([scriptblock] $Work) {
 function Measure-ProcessPages([string] $Native, [int] $Rounds) {
     if (-not $Native) { Write-Warning 'no C compiler: the per-page state and working-set benchmarks need bench-native as their baseline'; return }
     $size = 4GB
-    $child = Start-BenchChild $size
+    $pages = $size / [Environment]::SystemPageSize
+    $child = Start-PageChild $pages
     try {
-        $pages = $size / [Environment]::SystemPageSize
-        Send-BenchChild $child "write 0 $pages 16"
-        $id = $child.Process.Id
+        Send-PageChild $child "write 0 $pages 16"
+        $id = $child.Id
         $address = [string]$child.Address
         $sources = @(@{ Source = 'Read'; Raw = 'pagemap'; Name = 'read of pagemap' })
         if ([MmapTools.PageMap]::IsScanSupported) { $sources += @{ Source = 'Scan'; Raw = 'pagemap-scan'; Name = 'PAGEMAP_SCAN' } }
@@ -86,12 +65,12 @@ function Measure-ProcessPages([string] $Native, [int] $Rounds) {
             @{ Name = "Per-page state of a 4 GiB mapping ($($s.Source))"; Ours = $ours.ToArray(); Theirs = $theirs.ToArray()
                 TheirsName = "raw C $($s.Name)"; Counts = $counts; Target = 1.2; TargetText = '<= 1.2x' }
         }
-    } finally { Stop-BenchChild $child }
+    } finally { Stop-PageChild $child }
 
-    $child = Start-BenchChild 4096
+    $child = Start-PageChild 1
     try {
-        Send-BenchChild $child 'maps 1000'
-        $id = $child.Process.Id
+        Send-PageChild $child 'maps 1000'
+        $id = $child.Id
         $maps = @(Get-Content "/proc/$id/maps").Count
         $null = [MmapTools.WorkingSet]::Read($id, [MmapTools.WorkingSet]::Begin($id, $false), $false)
         $ours = [Collections.Generic.List[double]]::new(); $read = [Collections.Generic.List[double]]::new(); $sample = [Collections.Generic.List[double]]::new()
@@ -108,7 +87,7 @@ function Measure-ProcessPages([string] $Native, [int] $Rounds) {
         @{ Name = "Working-set sample of a process with $maps mappings"; Ours = $ours.ToArray(); Theirs = $sample.ToArray()
             TheirsName = 'raw C sample: clear_refs, smaps read and summed'; Counts = "$maps mappings"
             Note = 'no target: the same work on both sides, so what the .NET side adds alone' }
-    } finally { Stop-BenchChild $child }
+    } finally { Stop-PageChild $child }
 }
 
 if ($MyInvocation.InvocationName -ne '.') {

@@ -107,8 +107,8 @@ function Measure-Walks {
     $samples = @($walks[-1].SamplesKiB | ForEach-Object { '{0:0.0}' -f ($_ / 1KB) }) -join ', '
     # vmtouch's own peak on the same tree, as bench-native's wait4 reports it.
     $vmtouchPeak = if ($Native) {
-        $report = & $Native time $vmtouch $Tree 2>&1 | Where-Object { $_ -match 'maxrss_kb=(\d+)' } | Select-Object -Last 1
-        if ($report -match 'maxrss_kb=(\d+)') { '; vmtouch''s peak on the same tree: {0:0.0} MiB' -f ([long] $Matches[1] / 1KB) }
+        $time = Get-NativeTime $vmtouch (& $Native time $vmtouch $Tree 2>&1)
+        '; vmtouch''s peak on the same tree: {0:0.0} MiB' -f ($time.MaxRssKiB / 1KB)
     }
     @{ Name = 'Working set of pwsh after Import-Module and a first walk'; Ours = $imported; Theirs = $bare; TheirsName = 'bare pwsh -NoProfile'
         Counts = ''; Unit = 'MiB'; Note = 'the difference is the module''s own: its assemblies, format data and JIT' }

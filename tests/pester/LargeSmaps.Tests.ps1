@@ -1,7 +1,8 @@
 # A process whose smaps is larger than the first buffer it is read into (1 MiB): the reader grows
 # its buffer, and every mapping must still be listed. The process is a python3 child (page-child.py
-# beside this file) that waits on its stdin between commands, so nothing in it maps or unmaps while
-# the tool reads: its smaps, read just before and just after, is the exact list the tool must give.
+# beside this file, through PageChild.ps1) that waits on its stdin between commands, so nothing in
+# it maps or unmaps while the tool reads: its smaps, read just before and just after, is the exact
+# list the tool must give.
 # (This shell cannot serve: its runtime maps and unmaps GC and JIT regions at any moment.)
 
 BeforeDiscovery {
@@ -10,16 +11,10 @@ BeforeDiscovery {
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    $info = [System.Diagnostics.ProcessStartInfo]::new('python3')
-    $info.ArgumentList.Add((Join-Path $PSScriptRoot 'page-child.py'))
-    $info.ArgumentList.Add([string] $PageSize)
-    $info.RedirectStandardInput = $true
-    $info.RedirectStandardOutput = $true
-    $script:Child = [System.Diagnostics.Process]::Start($info)
-    $Child.StandardOutput.ReadLine() | Should -Match '^ready '
+    . (Join-Path $PSScriptRoot 'PageChild.ps1')
+    $script:Child = Start-PageChild 1
     # One-page maps of alternating protection, so that the kernel cannot merge neighbours into one region.
-    $Child.StandardInput.WriteLine('maps 3000')
-    $Child.StandardOutput.ReadLine() | Should -Match '^ok'
+    Send-PageChild $Child 'maps 3000'
 
     # The start and end of every region in the child's smaps, as "start-end" in hex.
     function Get-SmapsRanges {
@@ -27,12 +22,7 @@ BeforeAll {
     }
 }
 
-AfterAll {
-    if ($Child -and -not $Child.HasExited) {
-        $Child.StandardInput.WriteLine('exit')
-        if (-not $Child.WaitForExit(5000)) { $Child.Kill() }
-    }
-}
+AfterAll { Stop-PageChild $Child }
 
 Describe 'Get-MemoryMap -ProcessId of a process with a large smaps' {
     It 'lists every region of an smaps larger than 1 MiB, exactly as smaps does' -Skip:$NoPython {

@@ -254,6 +254,28 @@ Describe 'Remove-MemoryMap and Get-MemoryMap' {
         @(Get-MemoryMap | ForEach-Object Id) | Should -Not -Contain $map.Id
     }
 
+    It 'keeps the order of creation after a map in the middle is removed' {
+        $a, $b, $c = 1..3 | ForEach-Object { New-MemoryMap -Anonymous -Size 4KB }
+        Remove-MemoryMap $b
+        $d = New-MemoryMap -Anonymous -Size 4KB
+        @(Get-MemoryMap | ForEach-Object Id) | Should -Be @($a.Id, $c.Id, $d.Id)
+        Remove-SessionMaps
+    }
+
+    It 'does not keep maps disposed from .NET while more are made' {
+        $live = New-MemoryMap -Anonymous -Size 4KB
+        foreach ($i in 1..500) { (New-MemoryMap -Anonymous -Size 4KB).Dispose() }
+        # The session's list is internal; its rule is at most twice the live maps, or its floor.
+        $listType = [MmapTools.PowerShell.NewMemoryMapCommand].Assembly.GetType('MmapTools.PowerShell.MapList', $true)
+        $sessionType = [MmapTools.PowerShell.NewMemoryMapCommand].Assembly.GetType('MmapTools.PowerShell.SessionMaps', $true)
+        $list = $sessionType.GetProperty('Current').GetValue($null)
+        $held = $listType.GetField('_maps', [Reflection.BindingFlags]'NonPublic,Instance').GetValue($list).Count
+        $floor = $listType.GetField('MinPruneCount', [Reflection.BindingFlags]'NonPublic,Static').GetRawConstantValue()
+        $held | Should -BeLessOrEqual ([Math]::Max($floor, 2))
+        @(Get-MemoryMap | ForEach-Object Id) | Should -Be @($live.Id)
+        Remove-SessionMaps
+    }
+
     It 'lists any process''s mappings with Rss and Pss (ProcessId set)' {
         $map = New-MemoryMap $Data -Populate
         $regions = Get-MemoryMap -ProcessId $PID

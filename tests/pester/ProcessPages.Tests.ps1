@@ -1,6 +1,6 @@
 # Another process's pages: Get-PageState, Measure-WorkingSet, Set-MemoryAdvice -Region and
-# Invoke-MemoryReclaim, against a python3 child whose pages are known (page-child.py beside this file,
-# which the unprivileged run copies with it).
+# Invoke-MemoryReclaim, against a python3 child whose pages are known (PageChild.ps1 and page-child.py
+# beside this file, which the unprivileged run copies with it).
 
 BeforeDiscovery {
     # What this machine has, for -Skip (decided before the tests run, without the module).
@@ -10,39 +10,12 @@ BeforeDiscovery {
 
 BeforeAll {
     . (Join-Path $PSScriptRoot 'TestSetup.ps1')
-    $script:ChildScript = Join-Path $PSScriptRoot 'page-child.py'
+    . (Join-Path $PSScriptRoot 'PageChild.ps1')
     # What process_madvise to another process needs here, each test skipping with the reason.
     # CAP_SYS_NICE is bit 23 of CapEff.
     $script:CanNice = ([Convert]::ToUInt64(((Get-Content /proc/self/status | Where-Object { $_ -like 'CapEff:*' }) -split '\s+')[1], 16) -band (1 -shl 23)) -ne 0
     $script:NoChildReason = if (-not (Get-Command python3 -CommandType Application -ErrorAction Ignore)) { 'python3, which runs the child, is not installed' }
         elseif (-not (Get-Command fincore -CommandType Application -ErrorAction Ignore)) { 'fincore (util-linux), the independent count of cached pages, is not installed' }
-
-    # Starts the child with an anonymous region of $Pages pages; returns the process with its region's address.
-    function Start-PageChild([long] $Pages) {
-        $info = [System.Diagnostics.ProcessStartInfo]::new('python3')
-        $info.ArgumentList.Add($ChildScript)
-        $info.ArgumentList.Add([string]($Pages * $PageSize))
-        $info.RedirectStandardInput = $true
-        $info.RedirectStandardOutput = $true
-        $process = [System.Diagnostics.Process]::Start($info)
-        $ready = $process.StandardOutput.ReadLine() -split ' '
-        $ready[0] | Should -Be 'ready'
-        [pscustomobject]@{ Process = $process; Id = $process.Id; Address = [ulong]$ready[1] }
-    }
-
-    function Send-PageChild($Child, [string] $Command) {
-        $Child.Process.StandardInput.WriteLine($Command)
-        $reply = $Child.Process.StandardOutput.ReadLine()
-        $reply | Should -Match '^ok' -Because "the child answers '$Command'"
-        $reply
-    }
-
-    function Stop-PageChild($Child) {
-        if ($Child -and -not $Child.Process.HasExited) {
-            $Child.Process.StandardInput.WriteLine('exit')
-            if (-not $Child.Process.WaitForExit(5000)) { $Child.Process.Kill() }
-        }
-    }
 
     # Present pages of a range of a process, counted from its raw pagemap here (bit 63).
     function Get-RawPresent([int] $ProcessId, [ulong] $Address, [long] $Pages) {
@@ -64,9 +37,9 @@ Describe 'Get-PageState' {
     BeforeAll {
         $script:Child = if (Get-Command python3 -ErrorAction Ignore) { Start-PageChild 64 }
         if ($Child) {
-            $null = Send-PageChild $Child 'write 0 10'
-            $null = Send-PageChild $Child 'read 10 10'
-            $null = Send-PageChild $Child 'advise 0 5 4'
+            Send-PageChild $Child 'write 0 10'
+            Send-PageChild $Child 'read 10 10'
+            Send-PageChild $Child 'advise 0 5 4'
             $script:Region = Get-MemoryMap -ProcessId $Child.Id | Where-Object Start -eq $Child.Address
         }
     }
@@ -121,8 +94,8 @@ Describe 'Measure-WorkingSet' {
     It 'measures the pages a child touches each interval, not its Rss, in a series' -Skip:(-not $Python) {
         $child = Start-PageChild 256
         try {
-            $null = Send-PageChild $child 'write 0 256'
-            $null = Send-PageChild $child 'loop 0 64 50'
+            Send-PageChild $child 'write 0 256'
+            Send-PageChild $child 'loop 0 64 50'
             $samples = @(Measure-WorkingSet -ProcessId $child.Id -Interval 0.5 -Count 2)
             $samples.Count | Should -Be 2
             foreach ($sample in $samples) {
@@ -150,7 +123,7 @@ Describe 'Measure-WorkingSet' {
     It 'refuses -IncludeWritten where the kernel keeps no soft-dirty bits, and says so' -Skip:(-not $Python) {
         $child = Start-PageChild 4
         try {
-            $null = Send-PageChild $child 'write 0 1'
+            Send-PageChild $child 'write 0 1'
             # A page written in a new mapping has bit 55 where the kernel keeps soft-dirty bits.
             $stream = [System.IO.FileStream]::new("/proc/$($child.Id)/pagemap", 'Open', 'Read', 'ReadWrite', 1)
             $entry = [byte[]]::new(8)
@@ -178,7 +151,7 @@ Describe 'Set-MemoryAdvice -Region' {
         $child = Start-PageChild 1
         try {
             # At a 2 MiB boundary, where no folio of the file's page cache crosses a page table (see the next test).
-            $null = Send-PageChild $child "map $File 0"
+            Send-PageChild $child "map $File 0"
             $region = Get-MemoryMap -ProcessId $child.Id | Where-Object Path -eq $File
             $before = Get-FincorePages $File
             $before | Should -BeGreaterThan 0
@@ -201,7 +174,7 @@ Describe 'Set-MemoryAdvice -Region' {
         $fresh = New-TestFile (Join-Path $TestDrive 'crossing.bin') 1MB
         $child = Start-PageChild 1
         try {
-            $null = Send-PageChild $child "map $fresh $(1MB + 512KB)"
+            Send-PageChild $child "map $fresh $(1MB + 512KB)"
             $region = Get-MemoryMap -ProcessId $child.Id | Where-Object Path -eq $fresh
             $rawBefore = Get-RawPresent $child.Id $region.Start 256
             $result = $region | Set-MemoryAdvice -Advice PageOut -Confirm:$false -PassThru
@@ -219,7 +192,7 @@ Describe 'Set-MemoryAdvice -Region' {
         if ($CanNice) { Set-ItResult -Skipped -Because 'this user has CAP_SYS_NICE, so there is no refusal to see (the unprivileged pass checks it)' }
         $child = Start-PageChild 1
         try {
-            $null = Send-PageChild $child "map $File"
+            Send-PageChild $child "map $File"
             $region = Get-MemoryMap -ProcessId $child.Id | Where-Object Path -eq $File
             $before = Get-FincorePages $File
             $records = Get-ErrorRecords { $region | Set-MemoryAdvice -Advice PageOut -Confirm:$false }
