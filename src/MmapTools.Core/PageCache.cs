@@ -46,7 +46,7 @@ public static class PageCache
         }
     }
 
-    /// <summary>The same for a descriptor the caller keeps open: a walk asks this of every file, and a handle object a file would cost it as much as its own bookkeeping.</summary>
+    /// <summary>The same for a descriptor the caller keeps open: a walk asks this of every file, with no handle object (finalizable) for each.</summary>
     internal static PageResidency GetResidency(int fd, in Libc.Statx st, string? path, long offset, long? length, ResidencyDetail detail)
     {
         var (start, bytes) = FileRange((long)st.Size, offset, length);

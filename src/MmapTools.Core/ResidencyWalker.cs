@@ -274,7 +274,7 @@ public sealed unsafe partial class ResidencyWalker
     /// Opens the file relative to its directory and examines it. Touches nothing of the walker but its
     /// options, so any thread may run it; which files count is decided by <see cref="Admit"/>. Its
     /// system calls stay outside any try block: the JIT calls libc directly only from code outside
-    /// one (from inside, through a stub costing about as much as the call's own user-space part).
+    /// one, and from inside one through a stub of its own.
     /// </summary>
     private FileOutcome ExamineFile(int directoryFd, Entry entry)
     {
