@@ -154,13 +154,13 @@ public static class ProcessFiles
     /// <summary>Collects files over processes, each file examined once.</summary>
     private sealed unsafe class Scanner
     {
-        private readonly Dictionary<(ulong, ulong), CachedFile> _files = new();
+        private readonly Dictionary<FileId, CachedFile> _files = new();
 
         /// <summary>Files met in maps, by the device and inode the maps line names (the kernel's own numbers,
         /// the same in every process): a library every process maps is reached and stated once, not once a process.</summary>
         private readonly Dictionary<(string Device, string Inode), CachedFile> _mapped = new();
         private readonly string? _ownNamespace = ReadLink("/proc/self/ns/mnt");
-        private readonly (ulong, ulong)? _ownRoot = StatId("/proc/self/root");
+        private readonly FileId? _ownRoot = StatId("/proc/self/root");
 
         public IReadOnlyList<CachedFile> Files()
         {
@@ -232,7 +232,7 @@ public static class ProcessFiles
             Libc.Statx st;
             if (Libc.statx(Libc.AT_FDCWD, access, 0, Libc.STATX_BASIC_STATS, &st) != 0) return false;
             if ((st.Mode & Libc.S_IFMT) != Libc.S_IFREG) return true;
-            var id = (PageCache.DeviceOf(st), st.Inode);
+            var id = FileId.Of(st);
             if (!_files.TryGetValue(id, out file))
             {
                 int fd = Libc.open(access, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0);
@@ -266,10 +266,10 @@ public static class ProcessFiles
             }
         }
 
-        private static (ulong, ulong)? StatId(string path)
+        private static FileId? StatId(string path)
         {
             Libc.Statx st;
-            return Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &st) == 0 ? (PageCache.DeviceOf(st), st.Inode) : null;
+            return Libc.statx(Libc.AT_FDCWD, path, 0, Libc.STATX_BASIC_STATS, &st) == 0 ? FileId.Of(st) : null;
         }
     }
 }

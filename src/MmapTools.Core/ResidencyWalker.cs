@@ -30,8 +30,8 @@ public sealed unsafe partial class ResidencyWalker
 {
     private const int BufferBytes = 32 * 1024;
 
-    private readonly HashSet<(ulong Device, ulong Inode)> _directories = new();
-    private readonly HashSet<(ulong Device, ulong Inode)> _files = new();
+    private readonly HashSet<FileId> _directories = new();
+    private readonly HashSet<FileId> _files = new();
 
     public ResidencyWalker(ResidencyWalkOptions? options = null)
     {
@@ -100,11 +100,11 @@ public sealed unsafe partial class ResidencyWalker
         bool regular = (st.Mode & Libc.S_IFMT) == Libc.S_IFREG;
         if (regular && Options.Include?.Invoke(name) == false) return null;
         if (regular && Options.MaxFileSize is { } max && (long)st.Size > max) return null;
-        var id = IdOf(st);
+        var id = FileId.Of(st);
         if (_files.Contains(id)) return null;
         // Already counted by the walk of its directory.
         if (_directories.Count > 0 && System.IO.Path.GetDirectoryName(file) is { } parent
-            && TryStat(Libc.AT_FDCWD, parent, follow: true, out var parentStat, out _) && _directories.Contains(IdOf(parentStat)))
+            && TryStat(Libc.AT_FDCWD, parent, follow: true, out var parentStat, out _) && _directories.Contains(FileId.Of(parentStat)))
             return null;
         try
         {
@@ -121,8 +121,8 @@ public sealed unsafe partial class ResidencyWalker
     /// <summary>The directory's files, then the directories below it, depth first, in the order the file system lists them.</summary>
     private IEnumerable<ResidencyWalkItem> Walk(string root, Libc.Statx rootStat, CancellationToken cancel)
     {
-        if (!_directories.Add(IdOf(rootStat))) yield break;
-        ulong device = DeviceOf(rootStat);
+        if (!_directories.Add(FileId.Of(rootStat))) yield break;
+        ulong device = PageCache.DeviceOf(rootStat);
         var pending = new Stack<string>();
         var below = new List<string>();
         pending.Push(root);
@@ -252,8 +252,8 @@ public sealed unsafe partial class ResidencyWalker
             if (Options.Exclude?.Invoke(entry.DecodeName()) == true) return null;
             if (!stated && !TryStatAt(directoryFd, entry.Buffer, entry.NameStart, follow: false, out st, out var error))
                 return Failed(entry.PathOf(), error);
-            if (!Options.CrossFileSystems && DeviceOf(st) != device) return null;
-            if (_directories.Add(IdOf(st))) below.Add(entry.PathOf());
+            if (!Options.CrossFileSystems && PageCache.DeviceOf(st) != device) return null;
+            if (_directories.Add(FileId.Of(st))) below.Add(entry.PathOf());
             return null;
         }
         // Links not followed, FIFOs, sockets and devices hold no pages of a file.
@@ -268,7 +268,7 @@ public sealed unsafe partial class ResidencyWalker
     }
 
     /// <summary>What examining one file found: the item, and the file's identity where it was stated, for <see cref="Admit"/>.</summary>
-    private readonly record struct FileOutcome(ResidencyWalkItem? Item, bool Stated, (ulong, ulong) Id, bool Linked);
+    private readonly record struct FileOutcome(ResidencyWalkItem? Item, bool Stated, FileId Id, bool Linked);
 
     /// <summary>
     /// Opens the file relative to its directory and examines it. Touches nothing of the walker but its
@@ -307,7 +307,7 @@ public sealed unsafe partial class ResidencyWalker
 
     private FileOutcome ExamineOpenFile(int fd, in Entry entry, in Libc.Statx st)
     {
-        var id = IdOf(st);
+        var id = FileId.Of(st);
         bool linked = st.NLink > 1;
         try
         {
@@ -410,8 +410,4 @@ public sealed unsafe partial class ResidencyWalker
         directory.EndsWith('/') ? directory + name : string.Concat(directory, "/", name);
 
     private static string NameOf(string path) => path == "/" ? "/" : System.IO.Path.GetFileName(path);
-
-    private static ulong DeviceOf(in Libc.Statx st) => ((ulong)st.DevMajor << 32) | st.DevMinor;
-
-    private static (ulong, ulong) IdOf(in Libc.Statx st) => (DeviceOf(st), st.Inode);
 }
