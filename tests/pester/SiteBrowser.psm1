@@ -11,12 +11,17 @@ Set-StrictMode -Version Latest
 function Start-HeadlessChromium([int] $Width = 1280, [int] $Height = 900) {
     $profileDir = Join-Path ([IO.Path]::GetTempPath()) "mmaptools-chromium-$PID-$([guid]::NewGuid().ToString('N'))"
     $null = New-Item -ItemType Directory -Path $profileDir
-    $browser = [pscustomobject]@{ Process = $null; ProcessGroup = 0; Profile = $profileDir; Log = "$profileDir.log"; Socket = $null; NextId = 0; Events = [Collections.Generic.List[object]]::new() }
+    # Chromium makes temporary folders of its own (org.chromium.Chromium.*, holding its singleton's
+    # socket) under TMPDIR and leaves them when killed: a folder of this browser's holds them. Its
+    # name is short, since a socket's path may not pass 107 bytes.
+    $temporary = Join-Path ([IO.Path]::GetTempPath()) "mmc-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    $null = New-Item -ItemType Directory -Path $temporary
+    $browser = [pscustomobject]@{ Process = $null; ProcessGroup = 0; Profile = $profileDir; Temporary = $temporary; Log = "$profileDir.log"; Socket = $null; NextId = 0; Events = [Collections.Generic.List[object]]::new() }
     try {
         # --no-sandbox: Chromium refuses to run as root with its sandbox.
         $arguments = @('chromium', '--headless=new', '--remote-debugging-port=0', "--user-data-dir=$profileDir", "--window-size=$Width,$Height",
             '--no-sandbox', '--no-first-run', '--no-default-browser-check', '--disable-gpu', '--disable-extensions', '--hide-scrollbars', 'about:blank')
-        $browser.Process = Start-Process -FilePath setsid -ArgumentList $arguments -RedirectStandardError $browser.Log -RedirectStandardOutput "$profileDir.out" -PassThru
+        $browser.Process = Start-Process -FilePath setsid -ArgumentList $arguments -Environment @{ TMPDIR = $temporary } -RedirectStandardError $browser.Log -RedirectStandardOutput "$profileDir.out" -PassThru
         # A child of .NET leads no process group, so setsid makes the new session in place and
         # Chromium keeps the pid: its process group id becomes its pid, once setsid has run. Until
         # then the child is still in this shell's group, which must never be the one killed: the
@@ -49,7 +54,7 @@ function Start-HeadlessChromium([int] $Width = 1280, [int] $Height = 900) {
     }
 }
 
-# Kills Chromium's whole process group, waits for it, and removes its profile and logs.
+# Kills Chromium's whole process group, waits for it, and removes its profile, temporary folder and logs.
 function Stop-HeadlessChromium($Browser) {
     if ($Browser.Socket) { $Browser.Socket.Dispose() }
     # Never this shell's own group: that would kill the test run with the browser.
@@ -59,7 +64,7 @@ function Stop-HeadlessChromium($Browser) {
     # The renderers and helpers die with the group; wait until none is left but zombies.
     $deadline = [DateTime]::UtcNow.AddSeconds(10)
     while ($Browser.ProcessGroup -gt 0 -and (Get-ProcessGroupMember $Browser.ProcessGroup) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
-    foreach ($path in $Browser.Profile, $Browser.Log, "$($Browser.Profile).out") {
+    foreach ($path in $Browser.Profile, $Browser.Temporary, $Browser.Log, "$($Browser.Profile).out") {
         if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Recurse -Force }
     }
 }
