@@ -51,13 +51,13 @@ param(
 # The compiled empty module (tests/benchmarks/EmptyCmdlet, built with MmapTools.Benchmarks.csproj).
 $EmptyCmdletManifest = Join-Path $PSScriptRoot '../../artifacts/bench-module/EmptyCmdlet/EmptyCmdlet.psd1'
 
+. (Join-Path $PSScriptRoot 'Vmtouch.ps1')
+
 # bench-native time's wall time of one process, spawn to exit, in ms.
 function Measure-Spawn([string] $Native, [string] $Program, [string[]] $Arguments) {
     $output = & $Native time $Program @Arguments 2>&1
     if ($LASTEXITCODE -ne 0) { throw "$Program $($Arguments -join ' ') exited with code $LASTEXITCODE`: $output" }
-    $line = "$($output | Where-Object { "$_" -match 'elapsed_ns=(\d+)' } | Select-Object -Last 1)"
-    if ($line -notmatch 'elapsed_ns=(\d+)') { throw "bench-native did not time $Program`: $output" }
-    [double] $Matches[1] / 1e6
+    (Get-NativeTime $Program $output).Ms
 }
 
 # A pwsh -NoProfile that runs the command and prints one number (its last line).
@@ -72,6 +72,11 @@ function Measure-RawSummary([string] $Native, [string] $File, [int] $Calls) {
     $fields = (& $Native summary $File $Calls) -split ' '
     if ($LASTEXITCODE -ne 0) { throw "bench-native summary exited with code $LASTEXITCODE (no cachestat before Linux 6.5)" }
     [pscustomobject]@{ Resident = [long] $fields[0]; Us = [double] $fields[2] / 1e3 / $Calls }
+}
+
+# Round by round, $A plus $Times times $B: a side's figures with what is added to or taken from them in the same rounds.
+function Join-Rounds([double[]] $A, [double[]] $B, [double] $Times = 1) {
+    , @(for ($i = 0; $i -lt $A.Count; $i++) { $A[$i] + $Times * $B[$i] })
 }
 
 # The middle of the values (the upper one of an even count), as Bench.ps1 takes it.
@@ -156,9 +161,9 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
             }
         }
     } finally { $env:XDG_CACHE_HOME = $savedCache }
-    $overBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.ours[$i] - $spawned.bare[$i] })
-    $emptyOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.empty[$i] - $spawned.bare[$i] })
-    $compiledOverBare = @(for ($i = 0; $i -lt $Rounds; $i++) { $spawned.compiled[$i] - $spawned.bare[$i] })
+    $overBare = Join-Rounds $spawned.ours $spawned.bare -1
+    $emptyOverBare = Join-Rounds $spawned.empty $spawned.bare -1
+    $compiledOverBare = Join-Rounds $spawned.compiled $spawned.bare -1
     $bareMedian = Get-CallMedian $spawned.bare
     $spawnFloor = (@(foreach ($i in 1..5) { Measure-Spawn $Native '/bin/true' @() }) | Sort-Object)[2]
     @{ Name = 'Start-up: Import-Module + one Get-PageResidency -Summary, over bare pwsh -NoProfile'; Ours = $overBare
@@ -192,9 +197,9 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
             if ($round -gt 0) { $rawFirst += $raw }
         }
     } finally { $env:XDG_CACHE_HOME = $savedCache }
-    $theirs = @(for ($i = 0; $i -lt $Rounds; $i++) { $firsts.empty[$i] + $rawFirst[$i] })
-    $bound = @(for ($i = 0; $i -lt $Rounds; $i++) { $firsts.compiled[$i] + $rawFirst[$i] })
-    $twinFirst = @(for ($i = 0; $i -lt $Rounds; $i++) { $firsts.twin[$i] + $rawFirst[$i] })
+    $theirs = Join-Rounds $firsts.empty $rawFirst
+    $bound = Join-Rounds $firsts.compiled $rawFirst
+    $twinFirst = Join-Rounds $firsts.twin $rawFirst
     @{ Name = 'First 20 calls after Import-Module: Get-PageResidency -LiteralPath -Summary, average'; Ours = $firsts.ours; Theirs = $theirs
         TheirsName = 'empty cmdlet''s first 20 + raw syscalls'; Counts = "$pages-page file, a new pwsh each"; Unit = 'us'
         Note = ('no target here, see the twin''s row; bound: a compiled empty cmdlet in a module of its own (ReadyToRun like ours), given the same -LiteralPath and -Summary and writing one object, averages {0:0} us over its first 20 calls + raw syscalls, {1:0.00}x of ours' -f (Get-CallMedian $bound), ((Get-CallMedian $bound) / (Get-CallMedian $firsts.ours))) }
@@ -231,7 +236,7 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     $counts = "$coreResident/$pages pages, $Calls calls a round"
     @{ Name = 'Warm, one file''s summary per call: Core PageCache.GetResidency'; Ours = $core; Theirs = $rawUs
         TheirsName = 'raw open+statx+cachestat+close (C)'; Counts = $counts; Target = 2.0; TargetText = '<= 2x'; Unit = 'us' }
-    $twinFloor = @(for ($i = 0; $i -lt $Rounds; $i++) { $twinUs[$i] + $rawUs[$i] })
+    $twinFloor = Join-Rounds $twinUs $rawUs
     @{ Name = 'Warm, one file''s summary per call: Get-PageResidency -LiteralPath -Summary over its empty twin + raw syscalls'; Ours = $cmdlet; Theirs = $twinFloor
         TheirsName = 'empty twin -LiteralPath -Summary + raw syscalls'; Counts = $counts; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us'
         Note = ('the target''s bound for this command line; the twin (our parameters, an empty body) costs {0:0.0} us a call here, what PowerShell charges for our command line before our code runs (an empty cmdlet with no arguments, Get-MemoryMap of an empty session: {1:0.0} us; one declaring 4 parameters, given the same arguments: {2:0.0} us)' -f (Get-CallMedian $twinUs), (Get-CallMedian $emptyUs), (Get-CallMedian $sameArgsUs)) }
@@ -267,7 +272,7 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     @{ Name = 'Bound: Get-ChildItem -Recurse -File | the empty twin, per file'; Ours = $twinPiped; Theirs = $recursed
         TheirsName = 'Get-PageResidency -Recurse -Summary, per file'; Counts = $treeCounts; Unit = 'us'
         Note = 'no target: PowerShell''s own cost of listing a file and handing it to our parameters, before any work on it' }
-    $twinFloor = @(for ($i = 0; $i -lt $twinPiped.Count; $i++) { $twinPiped[$i] + $recursed[$i] })
+    $twinFloor = Join-Rounds $twinPiped $recursed
     @{ Name = 'Get-ChildItem -Recurse -File | Get-PageResidency -Summary over Get-ChildItem | its empty twin, per file'; Ours = $piped; Theirs = $twinFloor
         TheirsName = 'Get-ChildItem | empty twin + -Recurse''s work'; Counts = $treeCounts; Target = 1.0; TargetText = '<= 1.0x'; Unit = 'us'
         Note = ('the target''s bound for this pipeline; Get-ChildItem piped to the twin (our parameters, an empty body) costs {0:0.0} us a file here' -f (Get-CallMedian $twinPiped)) }
@@ -288,8 +293,8 @@ function Measure-CallCost([string] $ModulePath, [string] $Native, [string] $Pwsh
     }
     Remove-MemoryMap $held
     if (@(Get-MemoryMap).Count -ne 0) { throw 'maps were left behind by the map + remove loop' }
-    $pairFloor = @(for ($i = 0; $i -lt $Rounds; $i++) { 2 * $empty[$i] + $core[$i] })
-    $twinFloor = @(for ($i = 0; $i -lt $Rounds; $i++) { $twin[$i] + $core[$i] })
+    $pairFloor = Join-Rounds $core $empty 2
+    $twinFloor = Join-Rounds $twin $core
     @{ Name = 'New-MemoryMap + Remove-MemoryMap, small file, per pair'; Ours = $ours; Theirs = $core; TheirsName = 'Core OpenFile + Dispose'
         Counts = "$Calls pairs a round, no map left"; Target = 50; TargetText = '< 50 us'; Unit = 'us'; Absolute = $true
         Note = ('bounded by the two command lines bound to empty twins of our cmdlets and Core''s pair: {0:0.0} us here (two calls of an empty cmdlet with no arguments and Core''s pair: {1:0.0} us; an empty cmdlet call {2:0.0} us; the next rows)' -f (Get-CallMedian $twinFloor), (Get-CallMedian $pairFloor), (Get-CallMedian $empty)) }
